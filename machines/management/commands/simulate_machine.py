@@ -1,0 +1,61 @@
+"""``manage.py simulate_machine``: serve a simulated GRBL/Marlin controller.
+
+The first stdout line is the URL to connect to (a pty path or
+``socket://127.0.0.1:PORT``); it is flushed immediately so a parent process
+can read it.  Serves until SIGINT/SIGTERM.  Test/demo equipment only.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+
+from machines.simulators.serve import SimulatedMachine
+
+
+def _envelope(text: str) -> tuple[float, float, float]:
+    try:
+        x, y, z = (float(part) for part in text.split(","))
+    except ValueError:
+        raise CommandError("--envelope must be X,Y,Z in mm, e.g. 300,200,100") from None
+    return (x, y, z)
+
+
+class Command(BaseCommand):
+    help = "Run a GRBL or Marlin firmware simulator on a pty or TCP port (test/demo only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--firmware", required=True, choices=["grbl", "marlin"])
+        parser.add_argument("--transport", default="pty", choices=["pty", "tcp"])
+        parser.add_argument("--port", type=int, default=0, help="TCP port (0 = ephemeral)")
+        parser.add_argument("--baud", type=int, default=115200, help="wire rate; 0 = unpaced")
+        parser.add_argument("--time-scale", type=float, default=1.0, dest="time_scale")
+        parser.add_argument("--noise", type=float, default=0.0, help="incoming line noise rate")
+        parser.add_argument("--envelope", type=_envelope, default=None, help="travel X,Y,Z mm")
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, **options):
+        core_kwargs = {"noise_rate": options["noise"], "seed": options["seed"]}
+        if options["envelope"] is not None:
+            key = "envelope" if options["firmware"] == "grbl" else "bed_size"
+            core_kwargs[key] = options["envelope"]
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        sim = SimulatedMachine(
+            options["firmware"],
+            options["transport"],
+            baud=options["baud"] or None,
+            time_scale=options["time_scale"],
+            port=options["port"],
+            **core_kwargs,
+        )
+        with sim:
+            self.stdout.write(sim.url)
+            self.stdout.flush()
+            # Event.wait with a timeout keeps the main thread responsive to signals.
+            while not stop.wait(0.5):
+                if sim.error is not None:
+                    raise CommandError(f"simulator crashed: {sim.error!r}")

@@ -1,0 +1,55 @@
+"""The hardware side of machines: the control channel to a running job, and live telemetry."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Command(models.TextChoices):
+    PAUSE = "pause", "Pause"
+    RESUME = "resume", "Resume"
+    CANCEL = "cancel", "Cancel"
+    ESTOP = "estop", "Emergency stop"
+
+
+class MachineCommand(models.Model):
+    """A control request from the web to the runner that drives the machine.
+
+    The runner polls unhandled commands for its machine between lines (and a control thread polls them
+    every few milliseconds), so an E-STOP reaches the wire within tens of milliseconds whatever the
+    streaming loop is doing. Celery's revoke is not used: it cannot interrupt a running task safely.
+    """
+
+    machine = models.ForeignKey("production.Machine", on_delete=models.CASCADE, related_name="commands")
+    job = models.ForeignKey(
+        "production.Job", null=True, blank=True, on_delete=models.CASCADE, related_name="commands"
+    )
+    command = models.CharField(max_length=10, choices=Command.choices)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["issued_at", "pk"]
+        indexes = [models.Index(fields=["machine", "handled_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.command} for {self.machine_id} at {self.issued_at:%H:%M:%S}"
+
+
+class MachineTelemetry(models.Model):
+    """The latest state a runner read from a machine (one row per machine, updated about twice a second)."""
+
+    machine = models.OneToOneField("production.Machine", on_delete=models.CASCADE, related_name="telemetry")
+    job = models.ForeignKey(
+        "production.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    firmware_state = models.CharField(max_length=40, blank=True)
+    position = models.JSONField(null=True, blank=True)
+    temperatures = models.JSONField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"telemetry of machine {self.machine_id}"

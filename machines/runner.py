@@ -1,0 +1,125 @@
+"""The runner: the one place that joins a job's program, the protocol engine, the serial port and the MES.
+
+``run_job(job_id)`` claims the job (a second delivery finds it claimed and leaves), validates the program
+against the machine once more (no byte reaches a machine before that), opens the port, streams, and ends
+the job through the production services: finished (parts await inspection), failed (machine locked in
+error for a machinist), or left as a person ended it (cancel, E-STOP). Progress is persisted at most once
+a second and telemetry about twice a second, never per line.
+"""
+
+import logging
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from machines import gcode, services, streaming, transport
+from mes.celery import machine_id_of_queue
+from mes.production import selectors as production_selectors
+from mes.production import services as production
+from mes.production.models import Machine
+
+log = logging.getLogger(__name__)
+
+# GRBL work offsets are set from the MES's record before streaming, so that the machine runs in exactly the
+# frame the program was validated in (G10 L2 P1..P6 is G54..G59).
+WCS_NUMBERS = {f"G5{4 + n}": n + 1 for n in range(6)}
+
+
+def prelude_lines(machine: Machine) -> list[tuple[int, str]]:
+    """Lines sent before the program: homing if the machine needs it, then its recorded work offsets."""
+    if machine.firmware != "grbl":
+        return []  # printer programs home themselves (G28 in their start code)
+    lines = [(0, "$H")] if machine.requires_homing else []
+    for name, (x, y, z) in sorted((machine.work_offsets or {}).items()):
+        if name in WCS_NUMBERS:
+            lines.append((0, f"G10 L2 P{WCS_NUMBERS[name]} X{x:.3f} Y{y:.3f} Z{z:.3f}"))
+    return lines
+
+
+class _MesHooks:
+    """Streaming hooks that talk to the database (each call from its own thread closes stale connections)."""
+
+    def __init__(self, job, started_at):
+        self.job_id = job.pk
+        self.machine_id = job.machine_id
+        self.commands = services.CommandPoller(job.machine_id, since=started_at)
+
+    def poll_commands(self) -> list[str]:
+        close_old_connections()
+        return self.commands.poll()
+
+    def on_progress(self, acknowledged: int, total: int) -> None:
+        production.job_record_progress(self.job_id, acknowledged=acknowledged, total=total)
+
+    def on_telemetry(self, snapshot: dict) -> None:
+        services.machine_telemetry_record(self.machine_id, job_id=self.job_id, snapshot=snapshot)
+
+
+def run_job(job_id: int, *, runner_name: str) -> str:
+    """Drive one job; return its outcome word. Safe to call twice for the same job.
+
+    Whatever goes wrong after the claim, the job does not stay RUNNING: an unexpected error fails it (the
+    machine goes to error for a machinist) and is re-raised for the worker's log.
+    """
+    job = production.job_claim_run(job_id, runner=runner_name)
+    if job is None:
+        log.info("job %s is not waiting for a runner; nothing to do", job_id)
+        return "skipped"
+    try:
+        return _drive(job)
+    except Exception as exc:
+        production.job_fail_run(job_id, reason=f"the runner failed unexpectedly: {exc!r}")
+        raise
+
+
+def _drive(job) -> str:
+    job_id = job.pk
+    machine = job.machine
+    parsed, report = gcode.check_program(job.program.gcode, production_selectors.machine_profile(machine))
+    if not report.ok:
+        reason = "program refused before sending: " + "; ".join(str(i) for i in report.errors[:3])
+        production.job_fail_run(job_id, reason=reason)
+        return "refused"
+    lines = prelude_lines(machine) + parsed.sendable()
+    try:
+        port = transport.open_port(machine.port_url, machine.baud)
+    except transport.TransportLost as exc:
+        production.job_fail_run(job_id, reason=str(exc))
+        return "lost"
+    hooks = _MesHooks(job, job.started_at or timezone.now())
+    session = streaming.StreamSession(
+        engine=streaming.engine_for(machine.firmware),
+        port=port,
+        lines=lines,
+        hooks=streaming.StreamHooks(
+            poll_commands=hooks.poll_commands,
+            on_commands_applied=hooks.commands.mark_handled,
+            on_progress=hooks.on_progress,
+            on_telemetry=hooks.on_telemetry,
+        ),
+    )
+    try:
+        result = session.run()
+    finally:
+        transport.close_quietly(port)
+    return _conclude(job_id, result)
+
+
+def _conclude(job_id: int, result: streaming.StreamResult) -> str:
+    """End the job in the MES according to how the stream ended."""
+    log.info("job %s ended %s: %s", job_id, result.outcome, result.reason)
+    if result.outcome == "complete":
+        production.job_complete_run(job_id)
+    elif result.outcome in ("failed", "lost"):
+        production.job_fail_run(job_id, reason=result.reason)
+    # "cancelled" and "estop": the person's service call already ended the job and set the machine.
+    return result.outcome
+
+
+def recover_after_worker_start(queues: list[str]) -> None:
+    """Mark runs left by a dead worker on these machines INTERRUPTED; never restart anything."""
+    machine_ids = [mid for mid in map(machine_id_of_queue, queues) if mid is not None]
+    if machine_ids:
+        production.jobs_interrupt_orphaned(
+            machine_ids, reason="the worker driving this machine stopped mid-run"
+        )

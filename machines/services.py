@@ -1,0 +1,68 @@
+"""Services of the hardware side: the control channel, telemetry and handing runs to machine workers.
+
+These are called by the production services (which authorize the person) and by the runner.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from machines.models import MachineCommand, MachineTelemetry
+
+
+def machine_command_send(machine, command: str, *, actor=None, job=None) -> MachineCommand:
+    """Put a control command on the machine's channel for its runner (visible once committed)."""
+    return MachineCommand.objects.create(
+        machine=machine, job=job, command=command, issued_by=actor if getattr(actor, "pk", None) else None
+    )
+
+
+class CommandPoller:
+    """The runner's view of a machine's control channel.
+
+    ``poll()`` only reads (the E-STOP path must never wait behind another transaction's write lock) and
+    returns each command once; ``mark_handled()``, called from the streaming loop after it acted on them,
+    records that in the database.
+    """
+
+    def __init__(self, machine_id: int, *, since):
+        self.machine_id = machine_id
+        self.since = since
+        self._seen: set[int] = set()
+        self._to_mark: list[int] = []
+
+    def poll(self) -> list[str]:
+        from machines.selectors import machine_commands_pending
+
+        pending = machine_commands_pending(self.machine_id, since=self.since)
+        fresh = [c for c in pending if c.pk not in self._seen]
+        self._seen.update(c.pk for c in fresh)
+        self._to_mark.extend(c.pk for c in fresh)
+        return [c.command for c in fresh]
+
+    def mark_handled(self) -> None:
+        ids, self._to_mark = self._to_mark, []
+        if ids:
+            MachineCommand.objects.filter(pk__in=ids).update(handled_at=timezone.now())
+
+
+def machine_telemetry_record(machine_id: int, *, job_id: int | None, snapshot: dict) -> None:
+    """Store the latest telemetry snapshot of a machine (state, position, temperatures, message)."""
+    MachineTelemetry.objects.update_or_create(
+        machine_id=machine_id,
+        defaults={
+            "job_id": job_id,
+            "firmware_state": snapshot.get("state") or "",
+            "position": snapshot.get("position"),
+            "temperatures": snapshot.get("temperatures"),
+            "message": snapshot.get("message") or "",
+            "updated_at": timezone.now(),
+        },
+    )
+
+
+def machine_run_enqueue(job) -> None:
+    """Hand a started job to the worker that owns its machine's cable, once the start is committed."""
+    from machines.tasks import run_job
+
+    queue = job.machine.queue_name
+    transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=queue))

@@ -1,0 +1,200 @@
+"""API views: parse the input, call one service, answer with the record. No business rules here."""
+
+from django.db.models import Count, Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from mes.api import serializers as s
+from mes.catalog.models import Part, PartRevision, Program
+from mes.core.api import IsInspectorOrStation, IsPerson
+from mes.inventory.models import HELD_FOR_REQUEST, StockItem
+from mes.production import services as production
+from mes.production.models import FeedstockLot, Job, Machine, WorkOrder
+from mes.repairs import services as repairs
+from mes.repairs.models import DamageTicket, PartRequest
+from vision import services as inspections
+from vision.models import Inspection
+from vision.serializers import InspectionDetailSerializer
+
+
+class ReadOnly(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsPerson]
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PartViewSet(ReadOnly):
+    queryset = Part.objects.all()
+    serializer_class = s.PartSerializer
+    filterset_fields = ["kind", "number"]
+
+
+class PartRevisionViewSet(ReadOnly):
+    queryset = PartRevision.objects.select_related("part")
+    serializer_class = s.PartRevisionSerializer
+    filterset_fields = ["part", "released"]
+
+
+class ProgramViewSet(ReadOnly):
+    queryset = Program.objects.defer("gcode")
+    serializer_class = s.ProgramSerializer
+    filterset_fields = ["revision", "machine_type", "firmware", "released"]
+
+
+class TicketViewSet(ReadOnly):
+    queryset = DamageTicket.objects.select_related("sector", "module", "reporter")
+    serializer_class = s.TicketSerializer
+    filterset_fields = ["status", "severity", "sector__name"]
+    ordering_fields = ["created_at", "severity"]
+
+    @extend_schema(request=s.TicketFileSerializer, responses={201: s.TicketSerializer})
+    def create(self, request):
+        ticket = repairs.ticket_file(request.user, **_valid(s.TicketFileSerializer, request))
+        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ResolutionSerializer, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        data = _valid(s.ResolutionSerializer, request)
+        ticket = repairs.ticket_resolve(request.user, ticket=self.get_object(), **data)
+        return Response(s.TicketSerializer(ticket).data)
+
+    @extend_schema(request=None, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        ticket = repairs.ticket_close(request.user, ticket=self.get_object())
+        return Response(s.TicketSerializer(ticket).data)
+
+
+class PartRequestViewSet(ReadOnly):
+    queryset = PartRequest.objects.select_related("revision__part").annotate(
+        units_held=Count("stock_items", filter=Q(stock_items__status__in=HELD_FOR_REQUEST))
+    )
+    serializer_class = s.PartRequestSerializer
+    filterset_fields = ["ticket", "status", "revision"]
+
+    @extend_schema(request=s.PartRequestCreateSerializer, responses={201: s.PartRequestSerializer})
+    def create(self, request):
+        part_request = repairs.part_request_create(
+            request.user, **_valid(s.PartRequestCreateSerializer, request)
+        )
+        data = s.PartRequestSerializer(self.get_queryset().get(pk=part_request.pk)).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.PartRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def issue(self, request, pk=None):
+        repairs.part_request_issue(request.user, request=self.get_object())
+        return Response(s.PartRequestSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.PartRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = _valid(s.ReasonSerializer, request)
+        repairs.part_request_cancel(request.user, request=self.get_object(), **data)
+        return Response(s.PartRequestSerializer(self.get_queryset().get(pk=pk)).data)
+
+
+class StockItemViewSet(ReadOnly):
+    queryset = StockItem.objects.select_related("revision__part")
+    serializer_class = s.StockItemSerializer
+    lookup_field = "serial"
+    filterset_fields = ["status", "revision", "reserved_for", "issued_to", "job"]
+
+
+class MachineViewSet(ReadOnly):
+    queryset = Machine.objects.all()
+    serializer_class = s.MachineSerializer
+    filterset_fields = ["machine_type", "firmware", "state"]
+
+    @extend_schema(request=None, responses=s.MachineSerializer)
+    @action(detail=True, methods=["post"])
+    def estop(self, request, pk=None):
+        """Emergency stop: reaches the machine's wire within milliseconds, then locks it in error."""
+        machine = production.machine_emergency_stop(request.user, machine=self.get_object())
+        return Response(s.MachineSerializer(machine).data)
+
+    @extend_schema(request=s.NoteSerializer, responses=s.MachineSerializer)
+    @action(detail=True, methods=["post"], url_path="clear-error")
+    def clear_error(self, request, pk=None):
+        data = _valid(s.NoteSerializer, request)
+        machine = production.machine_clear_error(request.user, machine=self.get_object(), **data)
+        return Response(s.MachineSerializer(machine).data)
+
+
+class FeedstockLotViewSet(ReadOnly):
+    queryset = FeedstockLot.objects.all()
+    serializer_class = s.FeedstockLotSerializer
+    filterset_fields = ["material"]
+
+
+class WorkOrderViewSet(ReadOnly):
+    queryset = WorkOrder.objects.all()
+    serializer_class = s.WorkOrderSerializer
+    filterset_fields = ["status", "part_request", "revision"]
+
+
+class JobViewSet(ReadOnly):
+    queryset = Job.objects.select_related("machine", "program")
+    serializer_class = s.JobSerializer
+    filterset_fields = ["machine", "state", "work_order"]
+    ordering_fields = ["queued_at", "severity_rank"]
+
+    def _answer(self, job):
+        return Response(s.JobSerializer(Job.objects.get(pk=job.pk)).data)
+
+    @extend_schema(request=s.JobStartSerializer, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        data = _valid(s.JobStartSerializer, request)
+        return self._answer(production.job_start(request.user, job=self.get_object(), **data))
+
+    @extend_schema(request=None, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._answer(production.job_pause(request.user, job=self.get_object()))
+
+    @extend_schema(request=None, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._answer(production.job_resume(request.user, job=self.get_object()))
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = _valid(s.ReasonSerializer, request)
+        return self._answer(production.job_cancel(request.user, job=self.get_object(), **data))
+
+    @extend_schema(request=None, responses=s.StockItemSerializer(many=True))
+    @action(detail=True, methods=["post"])
+    def finish(self, request, pk=None):
+        items = production.job_finish(request.user, job=self.get_object())
+        return Response(s.StockItemSerializer(items, many=True).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def fail(self, request, pk=None):
+        data = _valid(s.ReasonSerializer, request)
+        return self._answer(production.job_fail(request.user, job=self.get_object(), **data))
+
+
+class InspectionViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Stations and inspectors record verdicts; people read them under stock items."""
+
+    queryset = Inspection.objects.select_related("stock_item")
+    serializer_class = InspectionDetailSerializer
+    permission_classes = [IsInspectorOrStation]
+
+    @extend_schema(request=s.InspectionRecordSerializer, responses={201: InspectionDetailSerializer})
+    def create(self, request):
+        data = _valid(s.InspectionRecordSerializer, request)
+        inspection = inspections.inspection_record(request.user, stock_item=data.pop("serial"), **data)
+        # One shape for an inspection everywhere: the station API's (images, deviations, calibration).
+        data = InspectionDetailSerializer(inspection, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)

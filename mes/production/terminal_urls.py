@@ -1,0 +1,18 @@
+from django.urls import path
+
+from mes.production import terminal_views
+
+app_name = "terminal"
+
+urlpatterns = [
+    path("", terminal_views.home, name="home"),
+    path("board/", terminal_views.board, name="board"),
+    path("machines/<int:pk>/", terminal_views.machine_detail, name="machine"),
+    path("machines/<int:pk>/clear-error/", terminal_views.machine_clear_error, name="machine-clear-error"),
+    path("machines/<int:pk>/load-lot/", terminal_views.machine_lot_load, name="machine-load-lot"),
+    path("jobs/<int:pk>/start/", terminal_views.job_start, name="job-start"),
+    path("jobs/<int:pk>/pause/", terminal_views.job_pause, name="job-pause"),
+    path("jobs/<int:pk>/resume/", terminal_views.job_resume, name="job-resume"),
+    path("jobs/<int:pk>/cancel/", terminal_views.job_cancel, name="job-cancel"),
+    path("jobs/<int:pk>/finish/", terminal_views.job_finish, name="job-finish"),
+]

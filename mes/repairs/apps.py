@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RepairsConfig(AppConfig):
+    name = "mes.repairs"
+    label = "repairs"

@@ -1,0 +1,127 @@
+"""The runner in-process: refusals before the port opens, the watchdog, worker-start recovery."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from machines import runner
+from machines.simulators.serve import SimulatedMachine
+from mes.catalog.models import Program
+from mes.celery import machine_queue
+from mes.production import services as production
+from mes.production.models import Job, Machine
+from mes.repairs import services as repairs
+from tests.factories import make_shop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def started_mill_job(shop):
+    shop.printer.state = "maintenance"
+    shop.printer.save()
+    ticket = repairs.ticket_file(
+        shop.engineer, sector=shop.sector, module=shop.module, severity="critical", description="x"
+    )
+    request = repairs.part_request_create(shop.engineer, ticket=ticket, revision=shop.revision, quantity=1)
+    job = request.work_orders.get().jobs.get()
+    production.job_start(shop.machinist, job=job, lot=shop.blanks)
+    return Job.objects.get(pk=job.pk)
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda g: g.replace("G1 X82 F600", "G1 X400 F600"), "outside"),  # beyond the mill's travel
+        (lambda g: g.replace("M5\n", "M5\n$130=500\n"), "$130"),  # a settings write
+        (lambda g: g.replace("G1 Y32", "G1 Y3.2.1"), "line 8"),  # malformed
+    ],
+    ids=["envelope", "forbidden", "malformed"],
+)
+def test_a_bad_program_is_refused_before_the_port_is_opened(edit, says):
+    shop = make_shop()
+    job = started_mill_job(shop)
+    # The stored program was edited behind the MES's back (or the machine changed since dispatch).
+    Program.objects.filter(pk=job.program_id).update(gcode=edit(job.program.gcode))
+    with SimulatedMachine("grbl", transport="pty", baud=None, time_scale=0, envelope=(300, 200, 80)) as sim:
+        Machine.objects.filter(pk=shop.mill.pk).update(port_url=sim.url)
+        assert runner.run_job(job.pk, runner_name="test") == "refused"
+        assert sim.stats.connections == 0 and sim.stats.bytes_received == 0  # not a byte sent
+    job.refresh_from_db()
+    assert job.state == "failed" and says in job.outcome
+    assert Machine.objects.get(pk=shop.mill.pk).state == "error"
+
+
+def test_a_port_that_cannot_be_opened_fails_the_job_clearly():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    Machine.objects.filter(pk=shop.mill.pk).update(port_url="/dev/does-not-exist")
+    assert runner.run_job(job.pk, runner_name="test") == "lost"
+    job.refresh_from_db()
+    assert job.state == "failed" and "cannot open /dev/does-not-exist" in job.outcome
+
+
+def test_a_second_delivery_of_the_same_run_does_nothing():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    assert production.job_claim_run(job.pk, runner="first") is not None
+    assert runner.run_job(job.pk, runner_name="second") == "skipped"
+    assert Job.objects.get(pk=job.pk).runner == "first"
+
+
+def test_worker_start_interrupts_runs_its_dead_predecessor_claimed():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    production.job_claim_run(job.pk, runner="dead-worker")
+    runner.recover_after_worker_start([machine_queue(shop.mill.pk), "default"])
+    job.refresh_from_db()
+    assert job.state == "interrupted"
+    assert Machine.objects.get(pk=shop.mill.pk).state == "error"
+
+
+def test_worker_start_leaves_unclaimed_runs_for_itself():
+    shop = make_shop()
+    job = started_mill_job(shop)  # its task waits in the queue
+    runner.recover_after_worker_start([machine_queue(shop.mill.pk)])
+    assert Job.objects.get(pk=job.pk).state == "running"
+
+
+def test_the_watchdog_interrupts_runs_whose_heartbeat_stopped():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    production.job_claim_run(job.pk, runner="w")
+    production.jobs_interrupt_stale(older_than_s=60)
+    assert Job.objects.get(pk=job.pk).state == "running"  # fresh heartbeat
+    Job.objects.filter(pk=job.pk).update(runner_heartbeat_at=timezone.now() - timedelta(minutes=5))
+    production.jobs_interrupt_stale(older_than_s=60)
+    assert Job.objects.get(pk=job.pk).state == "interrupted"
+
+
+def test_clearing_an_interrupted_machine_fails_the_job_and_nothing_restarts():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    production.job_claim_run(job.pk, runner="dead")
+    runner.recover_after_worker_start([machine_queue(shop.mill.pk)])
+    production.machine_clear_error(shop.machinist, machine=shop.mill, note="checked the spindle")
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert not Job.objects.filter(state__in=["queued", "running"]).exists()
+
+
+@pytest.mark.parametrize("ending", ["complete", "fail"])
+def test_the_runner_ends_a_job_even_if_its_operator_lost_their_role_mid_run(ending):
+    shop = make_shop()
+    job = started_mill_job(shop)
+    shop.machinist.is_active = False  # the machinist's account was closed while the mill cut
+    shop.machinist.save()
+    if ending == "complete":
+        production.job_complete_run(job.pk)
+        assert Job.objects.get(pk=job.pk).state == "completed"  # the part waits on the bed
+        assert Machine.objects.get(pk=shop.mill.pk).state == "idle"
+        [item] = production.job_finish(shop.supervisor, job=job)  # someone confirms the removal
+        assert item.operator == shop.machinist and item.status == "awaiting_inspection"
+        assert Job.objects.get(pk=job.pk).state == "finished"
+    else:
+        production.job_fail_run(job.pk, reason="ALARM:1 hard limit")
+        assert Job.objects.get(pk=job.pk).state == "failed"
+        assert Machine.objects.get(pk=shop.mill.pk).state == "error"

@@ -1,0 +1,98 @@
+"""Settings come from the environment; the health page says what the installation uses."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRINT_SETTINGS = """
+import django, json
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+options = getattr(s, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST"),
+    "broker": s.CELERY_BROKER_URL, "broker_dir": options.get("data_folder_in"), "debug": s.DEBUG,
+    "hosts": s.ALLOWED_HOSTS, "media": str(s.MEDIA_ROOT), "key": s.SECRET_KEY,
+}))
+"""
+
+
+def settings_with(env: dict, tmp_path) -> dict:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "MEDIA_ROOT"}
+    }
+    clean.update({"DJANGO_SETTINGS_MODULE": "mes.settings", "MES_VAR_DIR": str(tmp_path / "var"), **env})
+    out = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_embedded_defaults_are_sqlite_and_the_filesystem_broker_under_var(tmp_path):
+    s = settings_with({}, tmp_path)
+    assert s["engine"] == "django.db.backends.sqlite3"
+    assert s["name"] == str(tmp_path / "var" / "mes.sqlite3")
+    assert s["broker"] == "filesystem://"
+    assert s["broker_dir"] == str(tmp_path / "var" / "broker" / "queue")
+
+
+def test_servers_are_selected_by_environment_variables(tmp_path):
+    s = settings_with(
+        {
+            "DATABASE_URL": "postgres://shop:pw@db.shop.local:5432/mes",
+            "CELERY_BROKER_URL": "redis://broker.shop.local:6379/0",
+            "SECRET_KEY": "k" * 50,
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "mes.shop.local",
+            "MEDIA_ROOT": "/srv/mes/media",
+        },
+        tmp_path,
+    )
+    assert s["engine"] == "django.db.backends.postgresql"
+    assert (s["name"], s["host"]) == ("mes", "db.shop.local")
+    assert s["broker"] == "redis://broker.shop.local:6379/0"
+    assert (s["debug"], s["hosts"], s["media"], s["key"]) == (
+        False,
+        ["mes.shop.local"],
+        "/srv/mes/media",
+        "k" * 50,
+    )
+    rabbit = settings_with({"CELERY_BROKER_URL": "amqp://guest:guest@rabbit:5672//"}, tmp_path)
+    assert rabbit["broker"].startswith("amqp://")
+
+
+@pytest.mark.django_db
+def test_health_page_reports_database_and_broker(client, settings):
+    response = client.get("/health/?format=json")
+    report = response.json()
+    from django.db import connection
+
+    assert report["database"]["vendor"] == connection.vendor and report["database"]["ok"]
+    assert report["broker"]["transport"] == settings.CELERY_BROKER_URL.split("://")[0]
+    assert report["broker"]["ok"], report["broker"]
+    assert response.status_code == 200
+    page = client.get("/health/").content.decode()
+    assert connection.vendor in page and "Broker" in page
+
+
+@pytest.mark.django_db
+def test_health_page_says_when_the_broker_is_down(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = client.get("/health/?format=json")
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
