@@ -152,6 +152,8 @@ class GrblCore(FirmwareCore):
         """Bytes arrived on the UART at ``now`` (in order)."""
         self._advance(now)
         for byte in data:
+            if self.disconnect_requested:
+                break  # the cable is pulled: the rest of this chunk never arrives
             self.stats.bytes_received += 1
             if self._realtime(byte, now) or byte >= 0x80:
                 continue  # real-time and unknown extended bytes never reach the buffer

@@ -140,3 +140,12 @@ def test_noise_corrupts_lines_reproducibly():
         outputs.append(run(core, "G0 X1\nG0 X2\nG0 X3\n"))
         assert core.stats.noise_corruptions == 3
     assert outputs[0] == outputs[1]
+
+
+def test_pulled_cable_loses_the_rest_of_the_chunk():
+    """Lines behind the one that trips the disconnect never reach the machine, even in one read."""
+    grbl = GrblCore(time_scale=0, disconnect_after_lines=2)
+    grbl.boot(0.0)
+    run(grbl, "G0 X1\nG0 X2\nG0 X3\n")
+    assert grbl.disconnect_requested
+    assert [line.text for line in grbl.executed] == ["G0X1", "G0X2"]
