@@ -158,6 +158,23 @@ def test_home_shows_a_tile_per_machine_with_state_job_lot_telemetry_and_queue(sh
     assert "estop-machine" not in live
 
 
+def test_stale_telemetry_and_part_quantities_read_as_on_every_other_page(shop, settings):
+    """The tile's fragment is Jinja2 (mes/jinja2.py): times in the shop's zone, quantities as floatformat."""
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30 all year: an hour-and-minute shift shows any slip
+    reported = timezone.now().replace(hour=10, minute=4, second=5, microsecond=0) - timezone.timedelta(days=1)
+    MachineTelemetry.objects.create(
+        machine=shop.printer, firmware_state="idle", message="Door <open>", updated_at=reported
+    )
+    FeedstockLot.objects.filter(pk=shop.pla.pk).update(quantity_on_hand=Decimal("412.2500"))
+    production.machine_lot_load(shop.supervisor, machine=shop.printer, lot=shop.pla)
+    page = client_for(shop.machinist).get(reverse("terminal:home")).content.decode()
+    printer = tile_html(page, "Printer-1")
+    assert 'class="tile-telemetry stale"' in printer
+    assert "last report 15:34:05" in printer
+    assert "Door &lt;open&gt;" in printer  # escaped
+    assert "Lot PLA-1 (PLA): <strong>412.250 g</strong> left" in printer  # floatformat:"-3"
+
+
 def test_the_queue_is_in_priority_order_and_life_safety_raises_a_red_banner(shop):
     routine = queue_job(shop, shop.mill, severity="routine")
     critical = queue_job(shop, shop.mill, severity="critical")
