@@ -324,12 +324,14 @@ def control_chart(
     y_label: str,
     labels: Sequence[str],
     values: Sequence[float],
-    flagged: Sequence[bool],
+    signals: Sequence[tuple[int, ...]],
     rules: Sequence[tuple[str, float, str]],
     fmt: Format = plain,
 ) -> Chart:
     """Individual values in time order joined by a line, with horizontal reference ``rules``
-    (``(name, value, css)``: centre line, UCL/LCL, LSL/USL); ``flagged`` points are drawn as out of control.
+    (``(name, value, css)``: centre line, UCL/LCL, LSL/USL). ``signals`` holds each point's broken control
+    rules (``metrics.rule_signals``): a point beyond the limits (rule 1) is drawn as out of control, a
+    point in a broken run rule (2-4) as a signal, with the rule numbers in its title and the table.
 
     The y axis spans every value and rule with a margin, so limits are always visible.
     """
@@ -345,8 +347,8 @@ def control_chart(
     for n, value in enumerate(values):
         cy = y_of(value, frame, lo, hi)
         coords.append(f"{centres[n]:.1f},{cy:.1f}")
-        css = "out" if flagged[n] else "in"
-        state = " (out of control)" if flagged[n] else ""
+        css = "out" if 1 in signals[n] else "run" if signals[n] else "in"
+        state = f" (out of control: {_rules_text(signals[n])})" if signals[n] else ""
         chart.points.append(Point(centres[n], cy, css, f"#{n + 1} {labels[n]}: {fmt(value)}{state}"))
     if len(coords) > 1:
         chart.lines.append(Polyline(" ".join(coords), "s0"))
@@ -361,14 +363,22 @@ def control_chart(
     chart.y_ticks = [Tick(y_of(v, frame, lo, hi), fmt(round(v, 4))) for v in _span_ticks(lo, hi)]
     chart.legend = [
         ("Measurement", "in"),
-        ("Out of control", "out"),
+        ("Beyond a control limit", "out"),
+        ("In a broken run rule", "run"),
         *((name, css) for name, _, css in rules),
     ]
-    chart.table_head = ["#", "When", y_label, "Out of control"]
+    chart.table_head = ["#", "When", y_label, "Control rules broken"]
     chart.table_rows = [
-        [str(n + 1), labels[n], fmt(value), "yes" if flagged[n] else ""] for n, value in enumerate(values)
+        [str(n + 1), labels[n], fmt(value), _rules_text(signals[n])] for n, value in enumerate(values)
     ]
     return chart
+
+
+def _rules_text(rules: Sequence[int]) -> str:
+    """``(1, 4)`` as ``rules 1, 4``; empty for none."""
+    if not rules:
+        return ""
+    return ("rule " if len(rules) == 1 else "rules ") + ", ".join(str(r) for r in rules)
 
 
 def _span_ticks(lo: float, hi: float, count: int = 5) -> list[float]:

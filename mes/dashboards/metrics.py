@@ -231,6 +231,47 @@ def out_of_control(values: Sequence[float], limits: ControlLimits | None) -> lis
     return [value > limits.ucl or value < limits.lcl for value in values]
 
 
+# The Western Electric run rules, each as (window, how many of it, beyond how many sigma on one side).
+# Rule 1 is the limits themselves; the others catch a shift or drift before any point leaves them.
+RUN_RULES: dict[int, tuple[int, int, float]] = {
+    2: (3, 2, 2.0),
+    3: (5, 4, 1.0),
+    4: (8, 8, 0.0),
+}
+RULE_DESCRIPTIONS = {
+    1: "a point beyond the control limits (3 sigma)",
+    2: "2 of 3 points in a row beyond 2 sigma on the same side",
+    3: "4 of 5 points in a row beyond 1 sigma on the same side",
+    4: "8 points in a row on the same side of the centre line",
+}
+
+
+def rule_signals(values: Sequence[float], limits: ControlLimits | None) -> list[tuple[int, ...]]:
+    """For each value, the Western Electric rules (1-4, ``RULE_DESCRIPTIONS``) it takes part in breaking.
+
+    Sigma zones are thirds of the distance from the centre line to the control limits, so rule 1 agrees
+    with ``out_of_control``. A run rule marks only the points of its window that lie beyond its zone
+    (the two of three beyond 2 sigma, not the third). No limits, no signals.
+    """
+    broken: list[set[int]] = [set() for _ in values]
+    if limits is None:
+        return [()] * len(values)
+    for n, outside in enumerate(out_of_control(values, limits)):
+        if outside:
+            broken[n].add(1)
+    zone = (limits.ucl - limits.centre) / 3
+    for rule, (window, needed, sigmas) in RUN_RULES.items():
+        for side in (1, -1):
+            beyond = [side * (value - limits.centre) > sigmas * zone for value in values]
+            for end in range(window, len(values) + 1):
+                span = range(end - window, end)
+                if sum(beyond[n] for n in span) >= needed:
+                    for n in span:
+                        if beyond[n]:
+                            broken[n].add(rule)
+    return [tuple(sorted(rules)) for rules in broken]
+
+
 @dataclass(frozen=True)
 class Capability:
     """Cp = (USL - LSL) / 6 sigma and Cpk = min(USL - mean, mean - LSL) / 3 sigma, sigma = MRbar / 1.128."""

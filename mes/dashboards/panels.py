@@ -169,19 +169,26 @@ class ControlPanel:
     dimension: metrics.Dimension
     points: list[Measured]
     limits: metrics.ControlLimits | None
-    flagged: list[bool]
+    signals: list[tuple[int, ...]]  # per point, the control rules it breaks (metrics.rule_signals)
     capability: metrics.Capability | None
     chart: charts.Chart
 
     @property
     def out_of_control(self) -> int:
-        return sum(self.flagged)
+        """Points that break any rule."""
+        return sum(1 for rules in self.signals if rules)
+
+    @property
+    def broken_rules(self) -> list[tuple[int, str, int]]:
+        """``(rule, description, points)`` for every rule some point breaks, in rule order."""
+        counts = {rule: sum(rule in rules for rules in self.signals) for rule in metrics.RULE_DESCRIPTIONS}
+        return [(rule, metrics.RULE_DESCRIPTIONS[rule], n) for rule, n in counts.items() if n]
 
 
 def control_panel(dimension: metrics.Dimension, points: Sequence[Measured]) -> ControlPanel:
     values = [p.value for p in points]
     limits = metrics.control_limits(values)
-    flagged = metrics.out_of_control(values, limits)
+    signals = metrics.rule_signals(values, limits)
     capability = None
     if dimension.lsl is not None and dimension.usl is not None:
         capability = metrics.capability(values, dimension.lsl, dimension.usl)
@@ -194,14 +201,14 @@ def control_panel(dimension: metrics.Dimension, points: Sequence[Measured]) -> C
         testid="chart-control",
         title=f"Individuals chart: {dimension.label} (mm)",
         desc=f"{len(values)} measurements of {dimension.label} in time order, with the centre line, control "
-        "limits (mean ± 2.66 x mean moving range) and the drawing's specification limits. Points outside "
-        "the control limits are drawn as out of control.",
+        "limits (mean ± 2.66 x mean moving range) and the drawing's specification limits. Points beyond "
+        "the control limits, or in a run that breaks a Western Electric rule, are marked.",
         x_label="Measurement (oldest first)",
         y_label=f"{dimension.label} (mm)",
         labels=[f"{p.when:%d %b %H:%M} {p.serial}" for p in points],
         values=values,
-        flagged=flagged,
+        signals=signals,
         rules=rules,
         fmt=charts.trimmed(4),
     )
-    return ControlPanel(dimension, list(points), limits, flagged, capability, chart)
+    return ControlPanel(dimension, list(points), limits, signals, capability, chart)

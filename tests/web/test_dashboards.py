@@ -95,6 +95,36 @@ def test_individuals_control_limits_match_hand_computed_values():
     assert metrics.control_limits([10]) is None
 
 
+# Limits 0 +/- 3, so the sigma zones are 1 wide.
+UNIT_LIMITS = metrics.ControlLimits(centre=0.0, mean_moving_range=3 / metrics.E2, ucl=3.0, lcl=-3.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # Rule 1: beyond a limit. A lone point beyond 2 sigma breaks nothing else.
+        ([0.0, 3.5, 0.0, -3.2], [(), (1,), (), (1,)]),
+        # Rule 2: two of three beyond 2 sigma on one side marks those two, not the point between them.
+        ([2.5, 0.0, 2.1, 0.0], [(2,), (), (2,), ()]),
+        ([2.5, 0.0, -2.1, 0.0], [(), (), (), ()]),  # on opposite sides: no signal
+        # Rule 3: four of five beyond 1 sigma on one side.
+        ([1.5, 1.2, -0.5, 1.1, 1.3, 0.0], [(3,), (3,), (), (3,), (3,), ()]),
+        ([1.5, 1.2, -0.5, 1.1, 0.0, 1.3], [(), (), (), (), (), ()]),  # three of five, then three of five
+        # Rule 4: eight in a row on one side; seven are not enough.
+        ([0.1] * 8 + [-0.1], [(4,)] * 8 + [()]),
+        ([0.1] * 7 + [-0.1] + [0.1] * 7, [()] * 15),
+        # A run and a point beyond the limit together.
+        ([0.2] * 7 + [3.4], [(4,)] * 7 + [(1, 4)]),
+    ],
+)
+def test_western_electric_rules_mark_the_points_that_break_them(values, expected):
+    assert metrics.rule_signals(values, UNIT_LIMITS) == expected
+
+
+def test_rule_signals_without_limits_are_empty():
+    assert metrics.rule_signals([1.0], None) == [()]
+
+
 def test_cp_and_cpk_match_hand_computed_values():
     # sigma = 2.25 / 1.128 = 1.99468; Cp = (17 - 8) / 6 sigma = 0.75199; Cpk = min(6, 3) / 3 sigma = 0.50133
     result = metrics.capability([10, 12, 11, 13, 9], lsl=8, usl=17)
@@ -204,12 +234,13 @@ def test_control_chart_flags_points_and_keeps_every_limit_in_view():
         y_label="y",
         labels=["a", "b", "c"],
         values=[1.0, 1.1, 2.0],
-        flagged=[False, False, True],
+        signals=[(), (4,), (1, 4)],
         rules=[("USL", 3.0, "usl"), ("LSL", 0.0, "lsl")],
     )
-    assert [p.css for p in chart.points] == ["in", "in", "out"]
+    assert [p.css for p in chart.points] == ["in", "run", "out"]
     assert all(chart.frame.top <= r.y <= chart.frame.bottom for r in chart.rules)
-    assert chart.table_rows[2][-1] == "yes"
+    assert [row[-1] for row in chart.table_rows] == ["", "rule 4", "rules 1, 4"]
+    assert chart.points[2].tip.endswith("(out of control: rules 1, 4)")
 
 
 # --- pages --------------------------------------------------------------------------------------------
@@ -402,7 +433,8 @@ def test_feedstock_shortfall_is_flagged(shop):
 
 
 # Ten H1 diameters in time order: mean 6.525, MRbar 0.41 / 9 = 0.045556, UCL 6.64618, LCL 6.40382; the last
-# is out of control. Spec 6.5 +/- 0.1: Cp = 0.2 / (6 * 0.040386) = 0.83, Cpk = 0.075 / (3 * 0.040386) = 0.62.
+# is beyond the UCL (rule 1) and the nine before it are all below the centre line (rule 4).
+# Spec 6.5 +/- 0.1: Cp = 0.2 / (6 * 0.040386) = 0.83, Cpk = 0.075 / (3 * 0.040386) = 0.62.
 DIAMETERS = [6.50, 6.52, 6.48, 6.51, 6.49, 6.50, 6.51, 6.49, 6.50, 6.75]
 
 
@@ -461,14 +493,17 @@ def test_control_chart_points_limits_and_cpk(shop):
     ).content.decode()
     svg = html.split('data-testid="chart-control"')[1].split("</svg>")[0]
     assert svg.count('<circle class="point') == 10
-    assert svg.count('data-out="true"') == 1
-    points = re.findall(r'<circle class="point (in|out)"', svg)
-    assert points == ["in"] * 9 + ["out"]  # the last, in time order, is out of control
+    assert svg.count('data-out="true"') == 10
+    points = re.findall(r'<circle class="point (in|run|out)"', svg)
+    assert points == ["run"] * 9 + ["out"]  # the last, in time order, is beyond the UCL
     for rule in ("UCL 6.6462", "Centre 6.525", "LCL 6.4038", "USL 6.6", "LSL 6.4"):
         assert rule in svg, rule
     assert re.search(r'data-testid="points">10<', html) and re.search(
-        r'data-testid="out-of-control">1<', html
+        r'data-testid="out-of-control">10<', html
     )
+    assert 'data-testid="rule-1">a point beyond the control limits (3 sigma): 1 point<' in html
+    assert 'data-testid="rule-4">8 points in a row on the same side of the centre line: 9 points<' in html
+    assert 'data-testid="rule-2"' not in html and 'data-testid="rule-3"' not in html
     cpk = html.split('data-testid="cpk"')[1].split("</div>")[0]
     assert '<span data-value="cpk">0.62</span>' in cpk and '<span data-value="cp">0.83</span>' in cpk
 
