@@ -26,7 +26,7 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 RUNNING = "running"
 PAUSED = "paused"
@@ -189,11 +189,28 @@ def oee(split: TimeSplit, *, ideal_seconds: float, runs: int, inspected: int, ac
     )
 
 
-# --- days -------------------------------------------------------------------------------------------
+# --- days and hours ---------------------------------------------------------------------------------
 def days_between(start: datetime, end: datetime) -> list:
     """Every calendar date (in ``start``'s time zone) that ``[start, end)`` touches, in order."""
     first, last = start.date(), (end - timedelta(microseconds=1)).date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    """The start of every clock hour (in aware ``start``'s time zone) that ``[start, end)`` touches.
+
+    Steps are real hours, so a day when the clocks go back has 25 of them and never the same instant
+    twice; each is expressed in the zone's wall-clock time, as a database truncates to the hour there.
+    """
+    if end <= start:
+        return []
+    zone = start.tzinfo
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    out = []
+    while hour < end:
+        out.append(hour)
+        hour = (hour.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
+    return out
 
 
 # --- control charts and capability ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mes.dashboards import charts, metrics
-from mes.dashboards.selectors import Balance, Day, MachinePeriod, Measured, TicketAges
+from mes.dashboards.selectors import Balance, MachinePeriod, Measured, Slot, TicketAges
 
 DASH = "—"
 
@@ -67,33 +67,35 @@ def oee_chart(rows: Sequence[OeeRow]) -> charts.Chart:
     )
 
 
-# --- per day ----------------------------------------------------------------------------------------
-def _day_labels(days: Sequence[Day]) -> list[str]:
-    return [d.day.strftime("%d %b") for d in days]
+# --- per day or hour --------------------------------------------------------------------------------
+def _slot_labels(slots: Sequence[Slot], hourly: bool) -> list[str]:
+    return [s.start.strftime("%H:%M" if hourly else "%d %b") for s in slots]
 
 
-def throughput_chart(days: Sequence[Day]) -> charts.Chart:
+def throughput_chart(slots: Sequence[Slot], *, hourly: bool = False) -> charts.Chart:
+    unit = "hour" if hourly else "day"
     return charts.bar_chart(
         testid="chart-throughput",
-        title="Parts made per day",
-        desc="Serialised parts booked from finished jobs, per calendar day.",
-        x_label="Day",
+        title=f"Parts made per {unit}",
+        desc=f"Serialised parts booked from finished jobs, per {'clock hour' if hourly else 'calendar day'}.",
+        x_label=unit.capitalize(),
         y_label="Parts",
-        categories=_day_labels(days),
-        series=[charts.Series("Parts made", [d.made for d in days], "s0")],
+        categories=_slot_labels(slots, hourly),
+        series=[charts.Series("Parts made", [s.made for s in slots], "s0")],
     )
 
 
-def yield_chart(days: Sequence[Day]) -> charts.Chart:
+def yield_chart(slots: Sequence[Slot], *, hourly: bool = False) -> charts.Chart:
+    unit = "hour" if hourly else "day"
     return charts.line_chart(
         testid="chart-yield",
-        title="First-pass yield per day",
-        desc="Share of parts accepted at their first conclusive inspection, per day of that inspection. "
-        "Days without inspections have no point.",
-        x_label="Day",
+        title=f"First-pass yield per {unit}",
+        desc=f"Share of parts accepted at their first conclusive inspection, per {unit} of that inspection. "
+        f"{unit.capitalize()}s without inspections have no point.",
+        x_label=unit.capitalize(),
         y_label="First-pass yield",
-        categories=_day_labels(days),
-        series=[charts.Series("First-pass yield", [d.first_pass_yield for d in days], "s2")],
+        categories=_slot_labels(slots, hourly),
+        series=[charts.Series("First-pass yield", [s.first_pass_yield for s in slots], "s2")],
         y_max=1.0,
         fmt=charts.as_percent,
     )

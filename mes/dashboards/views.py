@@ -15,10 +15,10 @@ from django.utils import timezone
 from mes.dashboards import metrics, panels, selectors
 from mes.web import page_for
 
-PERIODS = {
-    "24h": ("Last 24 h", timedelta(hours=24)),
-    "7d": ("Last 7 days", timedelta(days=7)),
-    "30d": ("Last 30 days", timedelta(days=30)),
+PERIODS = {  # key: (label, span, whether time series go by the hour instead of the day)
+    "24h": ("Last 24 h", timedelta(hours=24), True),
+    "7d": ("Last 7 days", timedelta(days=7), False),
+    "30d": ("Last 30 days", timedelta(days=30), False),
 }
 DEFAULT_PERIOD = "7d"
 
@@ -29,6 +29,7 @@ class Period:
     label: str
     start: datetime
     end: datetime
+    hourly: bool
 
 
 def period_from(request) -> Period:
@@ -36,15 +37,15 @@ def period_from(request) -> Period:
     key = request.GET.get("period", DEFAULT_PERIOD)
     if key not in PERIODS:
         key = DEFAULT_PERIOD
-    label, span = PERIODS[key]
+    label, span, hourly = PERIODS[key]
     end = timezone.now()
-    return Period(key, label, end - span, end)
+    return Period(key, label, end - span, end, hourly)
 
 
 def _context(request, period: Period, **extra) -> dict:
     return {
         "period": period,
-        "periods": [(key, label) for key, (label, _) in PERIODS.items()],
+        "periods": [(key, label) for key, (label, _, _) in PERIODS.items()],
         **extra,
     }
 
@@ -54,7 +55,7 @@ def home(request):
     """The overview: every panel for the chosen period."""
     period = period_from(request)
     oee_rows = panels.oee_rows(selectors.machine_periods(period.start, period.end), period.start, period.end)
-    days = selectors.days(period.start, period.end)
+    slots = selectors.production_slots(period.start, period.end, hourly=period.hourly)
     tickets = selectors.open_tickets_by_age(period.end)
     balances = selectors.feedstock_balance()
     context = _context(
@@ -62,9 +63,8 @@ def home(request):
         period,
         oee_rows=oee_rows,
         oee_chart=panels.oee_chart(oee_rows),
-        days=days,
-        throughput_chart=panels.throughput_chart(days),
-        yield_chart=panels.yield_chart(days),
+        throughput_chart=panels.throughput_chart(slots, hourly=period.hourly),
+        yield_chart=panels.yield_chart(slots, hourly=period.hourly),
         tickets=tickets,
         age_buckets=[label for label, _ in metrics.AGE_BUCKETS],
         tickets_chart=panels.tickets_chart(tickets),

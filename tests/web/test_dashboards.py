@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -380,14 +381,41 @@ def test_throughput_and_first_pass_yield_per_day(shop):
     vision.inspection_record(shop.inspector, stock_item=items[0], verdict="accepted")
     vision.inspection_record(shop.inspector, stock_item=items[1], verdict="rejected", reason="burr")
     now = timezone.now()
-    today = selectors.days(now - 2 * H, now + H)[-1]
+    today = selectors.production_slots(now - 2 * H, now + H)[-1]
+    assert today.start == timezone.localdate()
     assert (today.made, today.inspected, today.accepted_first) == (2, 2, 1)
     assert today.first_pass_yield == 0.5
-    html = client_for(shop.engineer).get(reverse("dashboards:home"), {"period": "24h"}).content.decode()
-    throughput = html.split('data-testid="chart-throughput"')[1].split("</figure>")[0]
-    assert "Parts made: 2" in throughput
-    yield_chart = html.split('data-testid="chart-yield"')[1].split("</figure>")[0]
+    hours = selectors.production_slots(now - 2 * H, now + H, hourly=True)
+    assert [(h.made, h.inspected, h.accepted_first) for h in hours] == [(0, 0, 0)] * 2 + [
+        (2, 2, 1),
+        (0, 0, 0),
+    ]
+    assert hours[2].start == timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+
+    client = client_for(shop.engineer)
+    week = client.get(reverse("dashboards:home"), {"period": "7d"}).content.decode()
+    throughput = week.split('data-testid="chart-throughput"')[1].split("</figure>")[0]
+    assert "Parts made per day" in throughput and "Parts made: 2" in throughput
+    assert throughput.count("<tr>") - 1 in (7, 8)  # a row per calendar day the window touches
+
+    # The last 24 hours go by the hour: 24 or 25 clock hours, this one holding both parts.
+    day = client.get(reverse("dashboards:home"), {"period": "24h"}).content.decode()
+    throughput = day.split('data-testid="chart-throughput"')[1].split("</figure>")[0]
+    assert "Parts made per hour" in throughput
+    this_hour = f"{timezone.localtime(now):%H}:00"
+    assert re.search(rf'<th scope="row">{this_hour}</th><td class="num">2</td>', throughput)
+    assert throughput.count("<tr>") - 1 in (24, 25)
+    yield_chart = day.split('data-testid="chart-yield"')[1].split("</figure>")[0]
     assert "First-pass yield: 50%" in yield_chart
+
+
+def test_hours_follow_the_wall_clock_across_a_change_of_offset():
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 10, 25, 0, 30, tzinfo=berlin)  # clocks go back from 03:00 to 02:00 this day
+    hours = metrics.hours_between(start, datetime(2026, 10, 26, 0, 0, tzinfo=berlin))
+    assert len(hours) == 25 and len({h.astimezone(UTC) for h in hours}) == 25
+    assert [f"{h:%H}" for h in hours[:5]] == ["00", "01", "02", "02", "03"]
+    assert metrics.hours_between(start, start) == []
 
 
 @pytest.mark.django_db
