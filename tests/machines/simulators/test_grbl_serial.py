@@ -53,8 +53,8 @@ def test_short_program_runs_in_order():
 def test_rx_buffer_overrun_when_host_blasts_without_waiting():
     with SimulatedMachine("grbl", "pty", time_scale=1.0, planner_blocks=4) as sim:
         host = connect(sim)
-        # 1 mm at F100 takes 0.6 s, so nothing finishes while the blast lands.
-        blast = b"".join(b"G1 X%d F100\n" % (i % 2) for i in range(1, 29))[:300]
+        # 9 mm at F100 takes 5.4 s, so nothing finishes while the blast lands, even on a loaded machine.
+        blast = b"".join(b"G1 X%d F100\n" % (9 * (i % 2)) for i in range(1, 29))[:300]
         assert len(blast) == 300
         host.send(blast)
         assert sim.wait_for(lambda core: core.stats.bytes_received == 300, timeout=5)
@@ -73,14 +73,14 @@ def test_planner_full_withholds_ok_until_a_block_finishes():
     with SimulatedMachine("grbl", "tcp", time_scale=1.0, planner_blocks=2) as sim:
         host = connect(sim)
         started = time.monotonic()
-        # Each move: 2.5 mm at 1000 mm/min capped by $110=500 -> 0.3 s.
-        host.send("G1 X2.5 F1000\nG1 X0\nG1 X2.5\nG1 X0\n?")
+        # Each move: 10 mm at 1000 mm/min capped by $110=500 -> 1.2 s, a wide margin for the report.
+        host.send("G1 X10 F1000\nG1 X0\nG1 X10\nG1 X0\n?")
         before_report = host.lines_until("<")
         assert before_report[:-1] == ["ok", "ok"]
         assert before_report[-1].startswith("<Run|") and "|Bf:0," in before_report[-1]
-        assert host.readline(timeout=3) == "ok"
-        assert time.monotonic() - started >= 0.25  # only after the first move finished
-        assert host.readline(timeout=3) == "ok"
+        assert host.readline(timeout=10) == "ok"
+        assert time.monotonic() - started >= 1.15  # only after the first move finished
+        assert host.readline(timeout=10) == "ok"
         host.send(b"\x18")
         host.close()
 
@@ -123,14 +123,14 @@ def test_status_report_format():
 def test_feed_hold_resume_and_reset_during_motion():
     with SimulatedMachine("grbl", "pty", time_scale=1.0) as sim:
         host = connect(sim)
-        host.send("G1 X2 F300\n")  # 0.4 s
+        host.send("G1 X10 F300\n")  # 2 s: the hold lands mid-move even on a loaded machine
         assert host.readline() == "ok"
         host.send("!?")
         assert host.readline().startswith("<Hold:0|")
         assert sim.executed == []
         host.send("~?")
         assert host.readline().startswith("<Run|")
-        assert sim.wait_for(lambda core: len(core.executed) == 1, timeout=3)
+        assert sim.wait_for(lambda core: len(core.executed) == 1, timeout=10)
         host.send("G1 X0\n")
         assert host.readline() == "ok"
         host.send(b"\x18")
@@ -169,12 +169,13 @@ def test_wire_pacing_at_9600_baud():
         for _ in range(96):
             assert host.readline() == "ok"
         inbound = time.monotonic() - started
-        assert 0.9 <= inbound <= 1.5, inbound  # 960 bytes at 960 bytes/s
+        # 960 bytes at 960 bytes/s. The lower bound is the pacing; a loaded machine only adds time.
+        assert 0.9 <= inbound <= 3.0, inbound
 
         started = time.monotonic()
         host.send("$$\n")
         dump = host.lines_until("ok")
         outbound = time.monotonic() - started
         wire_time = (3 + sum(len(line) + 2 for line in dump)) / 960
-        assert wire_time * 0.9 <= outbound <= wire_time * 1.4 + 0.05, (outbound, wire_time)
+        assert wire_time * 0.9 <= outbound <= wire_time * 3 + 0.5, (outbound, wire_time)
         host.close()
