@@ -176,7 +176,7 @@ def _run_with_commands(firmware, lines, steps, **sim_options):
             # The wire is paced: wait until the machine has read the stop before pulling the cable.
             # Count only stops that arrived after the host sent its E-STOP: the soft reset of the
             # connect handshake also lands as a 0x18 when it beats the simulated reboot.
-            assert sim.wait_for(lambda core: _estops_since(core.stats, result.estop_sent_at), timeout=5)
+            assert sim.wait_for(lambda core: _estops_since(core.stats, result.estop_sent_at), timeout=15)
         transport.close_quietly(port)
         return result, sim.stats, list(sim.executed), None
 

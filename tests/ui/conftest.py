@@ -20,6 +20,10 @@ CHROMIUM = os.environ.get("MES_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "pw-for-tests-1"  # tests.factories.make_user
 # As the machine's own probe starts it: no sandbox as root, and no background calls to a closed network.
+# Assertions wait as long as actions do (Playwright's own default is 5 s): on a loaded CI machine a
+# page can take longer to show what the server already did, and a wait is not a speed test.
+expect.set_options(timeout=15_000)
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

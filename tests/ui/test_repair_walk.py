@@ -210,7 +210,7 @@ def test_a_machinist_presses_estop_mid_run_and_the_machine_receives_it(login, sh
     machinist.get_by_test_id(tile).get_by_test_id("estop-machine").click()
     # The simulated GRBL records when a 0x18 crossed its wire: only one after the press counts (the
     # connect handshake's soft reset is a 0x18 too).
-    assert sim.wait_for(lambda core: any(t >= pressed_at for t in core.stats.estop_times), timeout=5)
+    assert sim.wait_for(lambda core: any(t >= pressed_at for t in core.stats.estop_times), timeout=15)
     expect(machinist.get_by_test_id(tile).get_by_test_id("machine-state")).to_have_text("error")
     job = Job.objects.get()
     assert job.state == "failed" and "emergency stop" in job.outcome
