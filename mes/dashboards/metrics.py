@@ -270,23 +270,26 @@ def rule_signals(values: Sequence[float], limits: ControlLimits | None) -> list[
     with ``out_of_control``. A run rule marks only the points of its window that lie beyond its zone
     (the two of three beyond 2 sigma, not the third). No limits, no signals.
     """
-    broken: list[set[int]] = [set() for _ in values]
     if limits is None:
         return [()] * len(values)
-    for n, outside in enumerate(out_of_control(values, limits)):
-        if outside:
-            broken[n].add(1)
+    broken: list[set[int]] = [{1} if outside else set() for outside in out_of_control(values, limits)]
     zone = (limits.ucl - limits.centre) / 3
     for rule, (window, needed, sigmas) in RUN_RULES.items():
         for side in (1, -1):
             beyond = [side * (value - limits.centre) > sigmas * zone for value in values]
-            for end in range(window, len(values) + 1):
-                span = range(end - window, end)
-                if sum(beyond[n] for n in span) >= needed:
-                    for n in span:
-                        if beyond[n]:
-                            broken[n].add(rule)
+            for n in _runs(beyond, window, needed):
+                broken[n].add(rule)
     return [tuple(sorted(rules)) for rules in broken]
+
+
+def _runs(beyond: Sequence[bool], window: int, needed: int) -> set[int]:
+    """Indexes of the ``beyond`` points in any ``window`` consecutive points of which ``needed`` are."""
+    hits: set[int] = set()
+    for end in range(window, len(beyond) + 1):
+        span = range(end - window, end)
+        if sum(beyond[n] for n in span) >= needed:
+            hits.update(n for n in span if beyond[n])
+    return hits
 
 
 @dataclass(frozen=True)
