@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MES_VAR_DIR", BASE_DIR / "var"))
@@ -96,6 +97,18 @@ TEMPLATES = [
         "OPTIONS": {"environment": "mes.jinja2.environment", "autoescape": True},
     },
 ]
+
+# The cache holds rendered terminal tiles (mes/production/templatetags/terminal.py). Per-process memory by
+# default; with several web workers, CACHE_URL=redis://host:6379/1 lets them share what one has rendered.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL:
+    raise ImproperlyConfigured(
+        f"CACHE_URL must be a redis:// URL (or unset for per-process memory): {CACHE_URL!r}"
+    )
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 DATABASES = {
     "default": dj_database_url.config(

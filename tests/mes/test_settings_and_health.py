@@ -20,6 +20,7 @@ print(json.dumps({
     "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST"),
     "broker": s.CELERY_BROKER_URL, "broker_dir": options.get("data_folder_in"), "debug": s.DEBUG,
     "hosts": s.ALLOWED_HOSTS, "media": str(s.MEDIA_ROOT), "key": s.SECRET_KEY,
+    "cache": s.CACHES["default"]["BACKEND"], "cache_at": s.CACHES["default"].get("LOCATION"),
 }))
 """
 
@@ -29,7 +30,15 @@ def settings_with(env: dict, tmp_path) -> dict:
         k: v
         for k, v in os.environ.items()
         if k
-        not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "MEDIA_ROOT"}
+        not in {
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "CACHE_URL",
+            "SECRET_KEY",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "MEDIA_ROOT",
+        }
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "mes.settings", "MES_VAR_DIR": str(tmp_path / "var"), **env})
     out = subprocess.run(
@@ -49,6 +58,7 @@ def test_embedded_defaults_are_sqlite_and_the_filesystem_broker_under_var(tmp_pa
     assert s["name"] == str(tmp_path / "var" / "mes.sqlite3")
     assert s["broker"] == "filesystem://"
     assert s["broker_dir"] == str(tmp_path / "var" / "broker" / "queue")
+    assert s["cache"] == "django.core.cache.backends.locmem.LocMemCache"
 
 
 def test_servers_are_selected_by_environment_variables(tmp_path):
@@ -56,6 +66,7 @@ def test_servers_are_selected_by_environment_variables(tmp_path):
         {
             "DATABASE_URL": "postgres://shop:pw@db.shop.local:5432/mes",
             "CELERY_BROKER_URL": "redis://broker.shop.local:6379/0",
+            "CACHE_URL": "redis://broker.shop.local:6379/1",
             "SECRET_KEY": "k" * 50,
             "DEBUG": "false",
             "ALLOWED_HOSTS": "mes.shop.local",
@@ -66,6 +77,10 @@ def test_servers_are_selected_by_environment_variables(tmp_path):
     assert s["engine"] == "django.db.backends.postgresql"
     assert (s["name"], s["host"]) == ("mes", "db.shop.local")
     assert s["broker"] == "redis://broker.shop.local:6379/0"
+    assert (s["cache"], s["cache_at"]) == (
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://broker.shop.local:6379/1",
+    )
     assert (s["debug"], s["hosts"], s["media"], s["key"]) == (
         False,
         ["mes.shop.local"],
@@ -74,6 +89,12 @@ def test_servers_are_selected_by_environment_variables(tmp_path):
     )
     rabbit = settings_with({"CELERY_BROKER_URL": "amqp://guest:guest@rabbit:5672//"}, tmp_path)
     assert rabbit["broker"].startswith("amqp://")
+
+
+def test_a_cache_url_that_is_not_redis_is_refused_by_name(tmp_path):
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        settings_with({"CACHE_URL": "memcached://cache:11211"}, tmp_path)
+    assert "CACHE_URL must be a redis:// URL" in failed.value.stderr
 
 
 @pytest.mark.django_db
