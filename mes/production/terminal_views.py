@@ -7,6 +7,8 @@ re-renders the page with the refusal next to the button (422). Actions that need
 thought (start, cancel, clear error, load lot) have their own page, so no refresh can eat a half-filled form.
 """
 
+from collections.abc import Sequence
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_POST
 from mes.production import selectors, services
 from mes.production.forms import ClearErrorForm, LotLoadForm, PreflightForm
 from mes.production.models import Job, JobState, Machine
+from mes.production.templatetags.terminal import tiles_live
 from mes.web import attempt, page_for, status_for
 
 # htmx event that makes the board poll at once after an action (see templates/terminal/_poll.html).
@@ -29,20 +32,31 @@ def _job_label(job: Job) -> str:
 
 
 def _board_context(
-    request, board: selectors.TerminalBoard, *, page: str, refusal: tuple | None = None
+    request,
+    board: selectors.TerminalBoard,
+    *,
+    page: str,
+    refusal: tuple | None = None,
+    live: Sequence[selectors.MachineTile] | None = None,
+    oob: bool = False,
 ) -> dict:
     """Context of a page showing tiles (``page``: "home" or "machine", where a tile's form returns to).
 
     ``refusal`` is (machine pk, message): shown on that machine's tile. ``csrf_field`` is the hidden CSRF
     input made once for the page (``{% csrf_token %}`` would mask a new token for each of 100+ forms).
+    ``live`` are the tiles whose live part the page shows (default: all), fetched from the tile cache
+    together; ``oob`` marks them for an out-of-band swap.
     """
     refused_machine, message = refusal or (None, "")
     if page == "machine" and board.machine_ids:
         back_url = reverse("terminal:machine", args=[board.machine_ids[0]])
     else:
         back_url = reverse("terminal:home")
+    live = board.tiles if live is None else live
     return {
         "csrf_field": csrf_input(request),
+        "live_tiles": tiles_live(live, page=page, back_url=back_url, oob=oob),
+        "oob": oob,
         "board": board,
         "known": ",".join(str(pk) for pk in board.machine_ids),
         "page": page,
@@ -94,10 +108,11 @@ def board(request):
         response = HttpResponse()
         response["HX-Refresh"] = "true"
         return response
-    context = _board_context(request, data, page="machine" if machine_ids else "home")
     have = dict(pair.partition(":")[::2] for pair in request.GET.get("have", "").split(",") if pair)
-    context["changed"] = [tile for tile in data.tiles if have.get(str(tile.pk)) != tile.version]
-    context["oob"] = True
+    changed = [tile for tile in data.tiles if have.get(str(tile.pk)) != tile.version]
+    page = "machine" if machine_ids else "home"
+    context = _board_context(request, data, page=page, live=changed, oob=True)
+    context["changed"] = changed
     return render(request, "terminal/_board.html", context)
 
 

@@ -596,6 +596,40 @@ def test_terminal_and_live_fragment_use_a_constant_number_of_queries(shop):
     assert "banner-life" in large_page
 
 
+class CountingCache:
+    """The real cache, counting the calls the terminal makes to it."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.inner, name)
+
+
+def test_a_page_reads_and_writes_the_tile_cache_once_whatever_the_number_of_tiles(shop, monkeypatch):
+    """With a cache server (CACHE_URL) a round trip per tile would cost more than the render it saves."""
+    from django.core.cache import cache
+
+    from mes.production.templatetags import terminal
+
+    _grow_shop(shop, 12)
+    spy = CountingCache(cache)
+    monkeypatch.setattr(terminal, "cache", spy)
+    client = client_for(shop.machinist)
+    cache.clear()
+    cold = client.get(reverse("terminal:home")).content.decode()
+    assert spy.calls == ["get_many", "set_many"]
+    spy.calls.clear()
+    warm = client.get(reverse("terminal:home")).content.decode()
+    assert (
+        spy.calls == ["get_many"] and warm.count('class="tile-live"') == cold.count('class="tile-live"') == 12
+    )
+    spy.calls.clear()
+    assert client.get(reverse("terminal:board")).status_code == 200  # no version held: every tile again
+    assert spy.calls == ["get_many", "set_many"]  # out-of-band copies are cached apart from the page's
+
+
 def _csrf_inputs(html: str) -> set[str]:
     return set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
 
