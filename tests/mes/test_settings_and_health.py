@@ -117,3 +117,20 @@ def test_health_page_says_when_the_broker_is_down(client, settings):
     response = client.get("/health/?format=json")
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
+
+
+def test_a_test_run_queues_its_tasks_in_a_broker_folder_of_its_own(settings):
+    """Messages a test leaves behind must never reach the installation's workers (mes/test_settings.py)."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("server brokers are chosen by whoever runs the tests (CI: a Redis database of its own)")
+    from mes.celery import app
+
+    shop_queue = Path(settings.VAR_DIR) / "broker" / "queue"
+    test_queue = Path(os.environ["MES_TEST_BROKER_DIR"]) / "queue"
+    assert Path(app.conf.broker_transport_options["data_folder_out"]) == test_queue
+    shop_before = set(shop_queue.glob("*")) if shop_queue.exists() else set()
+    test_before = set(test_queue.glob("*"))
+    app.send_task("mes.no_such_task", queue="isolation-check")
+    written = set(test_queue.glob("*")) - test_before
+    assert len(written) == 1 and "isolation-check" in written.pop().read_text()
+    assert (set(shop_queue.glob("*")) if shop_queue.exists() else set()) == shop_before
