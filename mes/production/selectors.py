@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Lower, RowNumber, Trim
@@ -256,11 +257,12 @@ class MachineTile:
         interrupted = self.current is not None and self.current.state == JobState.INTERRUPTED
         return self.state == MachineState.ERROR or interrupted
 
-    @property
+    @cached_property
     def version(self) -> str:
         """A stable digest of what the tile shows: the live fragment re-sends a tile only when the page
         holds another version (telemetry's age is left out: it moves every second, the page does not
-        show it)."""
+        show it). Computed once per tile: a request asks for it two or three times per tile (the poll's
+        comparison, the cache key, the fragment), and the tile never changes."""
         shown = self
         if self.telemetry is not None:
             shown = replace(self, telemetry=replace(self.telemetry, age_seconds=0.0))
