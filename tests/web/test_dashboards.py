@@ -6,6 +6,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -371,8 +372,22 @@ def test_state_changes_made_by_the_services_feed_availability(shop):
     assert result.performance == 0 and result.quality is None
 
 
+def _next_noon_utc() -> datetime:
+    """The next 12:00 UTC: a moment whose -2 h .. +1 h window lies inside one calendar day in the shop's
+    zone (UTC), so the test below reads the same at any hour it runs, and lies after the fixtures' rows."""
+    now = datetime.now(UTC)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon if noon > now else noon + timedelta(days=1)
+
+
 @pytest.mark.django_db
 def test_throughput_and_first_pass_yield_per_day(shop):
+    # Pinned to noon: run at 23:xx the window's last day would be tomorrow (this test failed every night).
+    with time_machine.travel(_next_noon_utc(), tick=True):
+        _check_throughput_and_first_pass_yield(shop)
+
+
+def _check_throughput_and_first_pass_yield(shop):
     jobs = _queue_jobs_on_the_mill(shop, 2)
     items = []
     for job in jobs:
