@@ -2,20 +2,22 @@
 
 ``run_job(job_id)`` claims the job (a second delivery finds it claimed and leaves), validates the program
 against the machine once more (no byte reaches a machine before that), opens the port, streams, and ends
-the job through the production services: finished (parts await inspection), failed (machine locked in
+the job through the production steps (:mod:`mes.production.actions`, on the machine's word, without
+re-checking the operator's roles): finished (parts await inspection), failed (machine locked in
 error for a machinist), or left as a person ended it (cancel, E-STOP). Progress is persisted at most once
 a second and telemetry about twice a second, never per line.
 """
 
 import logging
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from machines import gcode, services, streaming, transport
-from mes.celery import machine_id_of_queue
+from machines import actions, gcode, streaming, transport
+from mes.core.queues import machine_id_of_queue
+from mes.production import actions as production
 from mes.production import selectors as production_selectors
-from mes.production import services as production
 from mes.production.models import Machine
 
 log = logging.getLogger(__name__)
@@ -42,17 +44,17 @@ class _MesHooks:
     def __init__(self, job, started_at):
         self.job_id = job.pk
         self.machine_id = job.machine_id
-        self.commands = services.CommandPoller(job.machine_id, since=started_at)
+        self.commands = actions.CommandPoller(job.machine_id, since=started_at)
 
     def poll_commands(self) -> list[str]:
         close_old_connections()
         return self.commands.poll()
 
     def on_progress(self, acknowledged: int, total: int) -> None:
-        production.job_record_progress(self.job_id, acknowledged=acknowledged, total=total)
+        production.do_job_record_progress(self.job_id, acknowledged=acknowledged, total=total)
 
     def on_telemetry(self, snapshot: dict) -> None:
-        services.machine_telemetry_record(self.machine_id, job_id=self.job_id, snapshot=snapshot)
+        actions.do_machine_telemetry_record(self.machine_id, job_id=self.job_id, snapshot=snapshot)
 
 
 def run_job(job_id: int, *, runner_name: str) -> str:
@@ -61,14 +63,14 @@ def run_job(job_id: int, *, runner_name: str) -> str:
     Whatever goes wrong after the claim, the job does not stay RUNNING: an unexpected error fails it (the
     machine goes to error for a machinist) and is re-raised for the worker's log.
     """
-    job = production.job_claim_run(job_id, runner=runner_name)
+    job = production.do_job_claim_run(job_id, runner=runner_name)
     if job is None:
         log.info("job %s is not waiting for a runner; nothing to do", job_id)
         return "skipped"
     try:
         return _drive(job)
     except Exception as exc:
-        production.job_fail_run(job_id, reason=f"the runner failed unexpectedly: {exc!r}")
+        production.do_job_fail_run(job_id, reason=f"the runner failed unexpectedly: {exc!r}")
         raise
 
 
@@ -78,13 +80,13 @@ def _drive(job) -> str:
     parsed, report = gcode.check_program(job.program.gcode, production_selectors.machine_profile(machine))
     if not report.ok:
         reason = "program refused before sending: " + "; ".join(str(i) for i in report.errors[:3])
-        production.job_fail_run(job_id, reason=reason)
+        production.do_job_fail_run(job_id, reason=reason)
         return "refused"
     lines = prelude_lines(machine) + parsed.sendable()
     try:
         port = transport.open_port(machine.port_url, machine.baud)
     except transport.TransportLost as exc:
-        production.job_fail_run(job_id, reason=str(exc))
+        production.do_job_fail_run(job_id, reason=str(exc))
         return "lost"
     hooks = _MesHooks(job, job.started_at or timezone.now())
     session = streaming.StreamSession(
@@ -109,9 +111,9 @@ def _conclude(job_id: int, result: streaming.StreamResult) -> str:
     """End the job in the MES according to how the stream ended."""
     log.info("job %s ended %s: %s", job_id, result.outcome, result.reason)
     if result.outcome == "complete":
-        production.job_complete_run(job_id)
+        production.do_job_complete_run(job_id)
     elif result.outcome in ("failed", "lost"):
-        production.job_fail_run(job_id, reason=result.reason)
+        production.do_job_fail_run(job_id, reason=result.reason)
     # "cancelled" and "estop": the person's service call already ended the job and set the machine.
     return result.outcome
 
@@ -120,6 +122,12 @@ def recover_after_worker_start(queues: list[str]) -> None:
     """Mark runs left by a dead worker on these machines INTERRUPTED; never restart anything."""
     machine_ids = [mid for mid in map(machine_id_of_queue, queues) if mid is not None]
     if machine_ids:
-        production.jobs_interrupt_orphaned(
+        production.do_jobs_interrupt_orphaned(
             machine_ids, reason="the worker driving this machine stopped mid-run"
         )
+
+
+def interrupt_stale_runs() -> int:
+    """Watchdog: runs whose runner stopped reporting for ``MES_RUN_STALE_AFTER_S`` become INTERRUPTED;
+    return how many."""
+    return len(production.do_jobs_interrupt_stale(older_than_s=settings.MES_RUN_STALE_AFTER_S))

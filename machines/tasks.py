@@ -23,8 +23,4 @@ def _interrupt_orphans(sender=None, **kwargs) -> None:
 @shared_task(name="machines.watchdog", ignore_result=True)
 def watchdog() -> int:
     """Mark runs whose runner stopped reporting INTERRUPTED (scheduled by Celery beat)."""
-    from django.conf import settings
-
-    from mes.production import services as production
-
-    return len(production.jobs_interrupt_stale(older_than_s=settings.MES_RUN_STALE_AFTER_S))
+    return runner.interrupt_stale_runs()

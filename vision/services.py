@@ -1,5 +1,8 @@
 """Inspection services: configure and calibrate camera stations, take a station's photo of a part and
-inspect it on the ``vision`` queue, record a verdict on a part, and let an inspector override it.
+queue its inspection on the ``vision`` queue, record a verdict on a part, and let an inspector override it.
+
+Every public function checks its actor first. The inspection run itself is the system's
+(:mod:`vision.runner`), and pushing a result to a station is the task's (:mod:`vision.callbacks`).
 
 The heavy image work (decoding, calibration, the pipeline) runs *outside* database transactions: on SQLite
 a transaction holds the single write lock, and seconds of numpy under it would stall every other writer.
@@ -7,48 +10,41 @@ Each service first authorizes and validates, then writes in one short ``transact
 refusal stores nothing.
 """
 
-import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import asdict
-from datetime import timedelta
 
-import cv2
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from mes.core.errors import DomainError, NotPermitted, RuleViolation
+from mes.core.queues import RUN_INSPECTION_TASK
 from mes.core.roles import Role, authorize, user_roles
-from mes.core.transitions import audited_save, transition
+from mes.core.transitions import audited_save
+from mes.inventory import actions as inventory_actions
 from mes.inventory import services as inventory_services
-from mes.inventory.models import StockItem, StockStatus
+from mes.inventory.models import Nonconformance, NonconformanceDisposition, StockItem, StockStatus
+from mes.production import actions as production_actions
 from vision import selectors
 from vision.models import (
-    REQUEST_TRANSITIONS,
     Calibration,
     Inspection,
     InspectionRequest,
-    RequestStatus,
     Station,
     Verdict,
 )
 from vision.pipeline import (
     FAIL,
     PASS,
-    PIPELINE_VERSION,
     BoardConfig,
     CalibrationError,
     ImageInputError,
-    PipelineError,
     calibrate_camera,
-    inspect_image,
     load_image_bytes,
     stage_plane,
 )
@@ -119,10 +115,16 @@ def inspection_record(
         inspection.station = station
     audited_save(inspection, actor=actor, reason=f"verdict {verdict}")
     if verdict == Verdict.ACCEPTED:
-        inventory_services.stock_item_accept(item, actor=actor, reason=f"inspection {inspection.pk}")
+        inventory_actions.do_stock_item_accept(item, actor=actor, reason=f"inspection {inspection.pk}")
     elif verdict == Verdict.REJECTED:
-        inventory_services.stock_item_reject(item, actor=actor, reason=reason, inspection=inspection)
+        _reject_part(item, actor=actor, reason=reason, inspection=inspection)
     return inspection
+
+
+def _reject_part(item: StockItem, *, actor, reason: str, inspection: Inspection) -> None:
+    """Reject a part awaiting inspection (a nonconformance) and queue its replacement."""
+    inventory_actions.do_stock_item_reject(item, actor=actor, reason=reason, inspection=inspection)
+    production_actions.do_stock_item_replace(item, actor=actor)
 
 
 @transaction.atomic
@@ -133,8 +135,6 @@ def inspection_override(actor, *, inspection: Inspection, verdict: str, reason: 
     accepted or reserved -> rejected returns the part from its request (to the next in line) and raises
     a nonconformance; "unable" is settled by either verdict. Issued parts cannot be overridden here.
     """
-    from mes.inventory.models import Nonconformance, NonconformanceDisposition
-
     authorize(actor, "inspection_override")
     if not reason.strip():
         raise RuleViolation("An override needs a reason.", field="reason")
@@ -163,20 +163,21 @@ def inspection_override(actor, *, inspection: Inspection, verdict: str, reason: 
     audited_save(new, actor=actor, reason=f"override {inspection.verdict} -> {verdict}")
     if item.status == StockStatus.AWAITING_INSPECTION:
         if verdict == Verdict.ACCEPTED:
-            inventory_services.stock_item_accept(item, actor=actor, reason=reason)
+            inventory_actions.do_stock_item_accept(item, actor=actor, reason=reason)
         else:
-            inventory_services.stock_item_reject(item, actor=actor, reason=reason, inspection=new)
+            _reject_part(item, actor=actor, reason=reason, inspection=new)
     elif item.status == StockStatus.REJECTED:
         ncr = Nonconformance.objects.filter(
             stock_item=item, disposition=NonconformanceDisposition.PENDING
         ).first()
         if ncr is None:
             raise RuleViolation(f"{item} has no open nonconformance to overturn.")
-        inventory_services.nonconformance_close(
+        inventory_actions.do_nonconformance_close(
             ncr, disposition=NonconformanceDisposition.USE_AS_IS, note=reason, actor=actor
         )
     elif item.status in (StockStatus.ACCEPTED, StockStatus.RESERVED):
-        inventory_services.stock_item_withdraw(item, actor=actor, reason=reason, inspection=new)
+        inventory_actions.do_stock_item_withdraw(item, actor=actor, reason=reason, inspection=new)
+        production_actions.do_stock_item_replace(item, actor=actor)
     else:
         raise RuleViolation(f"{item} is {item.get_status_display().lower()}; it cannot be overridden.")
     return new
@@ -193,7 +194,9 @@ def stock_item_decide(actor, *, serial: str, action: str, reason: str) -> None:
     reject overrides "unable" to rejected; rework and scrap dispose of the pending nonconformance. The part
     is locked first, so two inspectors deciding at once cannot both act on the same state; a decision
     that does not fit the part's state raises RuleViolation (field ``reason`` when the reason is missing).
+    The override and the disposition each check their own permission too.
     """
+    authorize(actor, "stock_item_decide")
     StockItem.objects.select_for_update().get(serial=serial)
     decision = selectors.inspection_decision(serial)
     if not decision.queued:
@@ -357,202 +360,7 @@ def inspection_request(
         except Exception:
             default_storage.delete(request.image.name)  # no photo without its row
             raise
-        transaction.on_commit(lambda: _enqueue(request.pk))
-    return request
-
-
-def _enqueue(request_id: int) -> None:
-    from vision.tasks import run_inspection
-
-    run_inspection.apply_async(args=[request_id], queue=settings.VISION_QUEUE)
-
-
-def inspection_run(request_id: int) -> InspectionRequest | None:
-    """Run the pipeline on a queued request, record its verdict and return the finished request (called
-    by the vision task).
-
-    Safe to call twice: only a queued request is claimed (queued -> running under a row lock); for any
-    other this returns None and changes nothing. PASS accepts the part into stock, FAIL rejects it with a
-    nonconformance, anything that cannot be judged (no part, two parts, stale or damaged calibration,
-    bad spec) records "unable", which leaves the part for a person. If the verdict cannot be recorded
-    (the part was inspected by hand meanwhile) the request ends in ``error`` with the reason and nothing
-    else changes.
-    """
-    with transaction.atomic():
-        request = InspectionRequest.objects.select_for_update().get(pk=request_id)
-        if request.status != RequestStatus.QUEUED:
-            return None
-        transition(request, RequestStatus.RUNNING, actor=request.requested_by, table=REQUEST_TRANSITIONS)
-    try:
-        outcome = _inspect(request)
-    except Exception as exc:  # a bug or I/O failure: end the request visibly, never leave it running
-        log.exception("inspection request %s failed", request_id)
-        return _finish_with_error(request_id, f"{type(exc).__name__}: {exc}")
-    annotated_png = outcome.pop("annotated_png", b"")
-    annotated_name = ""
-    if annotated_png:
-        annotated_name = default_storage.save(
-            request.image.name.replace(".png", "-annotated.png"), ContentFile(annotated_png)
+        transaction.on_commit(
+            lambda: current_app.send_task(RUN_INSPECTION_TASK, args=[request.pk], queue=settings.VISION_QUEUE)
         )
-    try:
-        with transaction.atomic():
-            request = InspectionRequest.objects.select_for_update().get(pk=request_id)
-            if request.status != RequestStatus.RUNNING:
-                raise RuleViolation("The request is no longer running.")
-            inspection = inspection_record(
-                request.requested_by,
-                stock_item=request.stock_item,
-                station=request.station,
-                image=request.image.name,
-                annotated_image=annotated_name,
-                **outcome,
-            )
-            transition(
-                request,
-                RequestStatus.DONE,
-                actor=request.requested_by,
-                table=REQUEST_TRANSITIONS,
-                reason=inspection.verdict,
-                also={"inspection": inspection, "finished_at": timezone.now()},
-            )
-    except DomainError as exc:
-        if annotated_name:
-            default_storage.delete(annotated_name)
-        return _finish_with_error(request_id, exc.message)
     return request
-
-
-def _finish_with_error(request_id: int, message: str) -> InspectionRequest:
-    with transaction.atomic():
-        request = InspectionRequest.objects.select_for_update().get(pk=request_id)
-        if request.status in (RequestStatus.QUEUED, RequestStatus.RUNNING):
-            transition(
-                request,
-                RequestStatus.ERROR,
-                actor=request.requested_by,
-                table=REQUEST_TRANSITIONS,
-                reason=message[:200],
-                also={"error": message, "finished_at": timezone.now()},
-            )
-    return request
-
-
-# A request longer than this in ``running`` has lost its worker (the pipeline takes well under a second per
-# photo; minutes leave room for a busy queue's slowest photo). Overridable in settings.
-VISION_REQUEST_STALE_AFTER_S = 300.0
-
-
-def inspection_requests_fail_stale(*, older_than_s: float | None = None) -> list[InspectionRequest]:
-    """Watchdog: end requests left ``running`` for more than ``older_than_s`` seconds (default
-    ``settings.VISION_REQUEST_STALE_AFTER_S``, else 300 s) in ``error``, and return them.
-
-    A worker that died mid-inspection (killed, out of memory, host lost) never finishes its request, and
-    early acknowledgement means no other worker takes it over. Ending it in ``error`` records no verdict:
-    the part stays awaiting inspection, for a person or a new photo, never passed. A worker that was only
-    slow and finishes later finds the request no longer running and records nothing (see
-    :func:`inspection_run`). Each request is re-checked under its row lock, so a request finishing at the
-    same moment is left alone.
-    """
-    if older_than_s is None:
-        older_than_s = float(getattr(settings, "VISION_REQUEST_STALE_AFTER_S", VISION_REQUEST_STALE_AFTER_S))
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    ids = InspectionRequest.objects.filter(
-        status=RequestStatus.RUNNING, status_changed_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    failed = []
-    for request_id in list(ids):
-        with transaction.atomic():
-            request = InspectionRequest.objects.select_for_update().get(pk=request_id)
-            if request.status != RequestStatus.RUNNING or request.status_changed_at >= cutoff:
-                continue
-            message = (
-                "Unable to inspect: the inspection worker stopped (running for more than "
-                f"{older_than_s:.0f} s without a result); a person must inspect the part or the station "
-                "must post a new photo."
-            )
-            transition(
-                request,
-                RequestStatus.ERROR,
-                actor=request.requested_by,
-                table=REQUEST_TRANSITIONS,
-                reason="worker stopped",
-                also={"error": message, "finished_at": timezone.now()},
-            )
-            log.warning("inspection request %s: worker stopped, ended in error", request_id)
-        failed.append(request)
-    return failed
-
-
-def _unable(reason: str, calibration: Calibration | None) -> dict:
-    return {"verdict": Verdict.UNABLE, "reason": reason, "calibration": calibration}
-
-
-def _inspect(request: InspectionRequest) -> dict:
-    """The pipeline on a request's photo: keyword arguments for :func:`inspection_record` (plus the
-    annotated PNG). Uses the station's newest calibration at run time; a stale or damaged one, or one whose
-    image size differs from the photo, gives "unable" with the reason."""
-    calibration = selectors.current_calibration(request.station)
-    if calibration is None:
-        return _unable(f"{request.station} has no calibration.", None)
-    stale = selectors.calibration_staleness(calibration)
-    if stale:
-        return _unable(f"Unable to inspect: {stale}.", calibration)
-    with request.image.open("rb") as fh:
-        data = fh.read()
-    try:
-        image = load_image_bytes(
-            data, max_pixels=settings.VISION_MAX_PIXELS, max_bytes=settings.VISION_MAX_UPLOAD_BYTES
-        )
-        camera, plane = selectors.pipeline_calibration(calibration)
-        result = inspect_image(image, request.stock_item.revision.spec, camera, plane)
-    except (PipelineError, ValueError) as exc:
-        # Damaged calibration, a spec the pipeline cannot use, a photo that does not fit the calibration.
-        return _unable(f"Unable to inspect: {exc}.", calibration)
-    data = result.to_dict()
-    verdict = PIPELINE_VERDICTS.get(result.verdict, Verdict.UNABLE)
-    reasons = "; ".join(result.reasons)
-    if verdict == Verdict.UNABLE:
-        reasons = f"Unable to inspect ({result.unable_code or 'pipeline'}): {reasons}"
-    return {
-        "verdict": verdict,
-        "reason": reasons,
-        "calibration": calibration,
-        "measurements": data["measurements"],
-        "defects": data["defects"],
-        "deviations": [
-            {k: m[k] for k in ("name", "nominal", "actual", "deviation", "tolerance")}
-            for m in data["measurements"]
-            if not m["ok"]
-        ],
-        "timings": data["timings"],
-        "pipeline_version": result.pipeline_version or PIPELINE_VERSION,
-        "annotated_png": _png(result.annotated) if result.annotated is not None else b"",
-    }
-
-
-def _png(image: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError("PNG encoding of the annotated image failed")
-    return buf.tobytes()
-
-
-def inspection_request_push(request: InspectionRequest, *, timeout: float = 5.0) -> bool:
-    """POST a finished request's result to its station's callback URL, if it has one (best effort).
-
-    Returns whether the station answered 2xx. Failures are logged, never raised: the station can always
-    fetch the result with GET.
-    """
-    url = request.station.callback_url
-    if not url or request.status not in (RequestStatus.DONE, RequestStatus.ERROR):
-        return False
-    from vision.serializers import InspectionRequestSerializer
-
-    body = json.dumps(InspectionRequestSerializer(request).data, default=str).encode()
-    push = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(push, timeout=timeout) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        log.warning("push of inspection request %s to %s failed: %s", request.pk, url, exc)
-        return False

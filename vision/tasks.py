@@ -1,8 +1,8 @@
-"""Tasks on the ``vision`` queue (settings.VISION_QUEUE). Thin: they take ids and call the services."""
+"""Tasks on the ``vision`` queue (settings.VISION_QUEUE). Thin: they take ids and call the runner."""
 
 from celery import shared_task
 
-from vision import services
+from vision import callbacks, runner
 
 
 @shared_task(name="vision.run_inspection", ignore_result=True, acks_late=False)
@@ -11,12 +11,12 @@ def run_inspection(request_id: int) -> str:
 
     Early acknowledgement, like machine runs: a crashed worker's request stays ``running`` for a person to
     see rather than being inspected twice. A second delivery finds the request no longer queued and does
-    nothing (the state guard is in :func:`vision.services.inspection_run`), so it never pushes twice.
+    nothing (the state guard is in :func:`vision.runner.run_inspection`), so it never pushes twice.
     """
-    request = services.inspection_run(request_id)
+    request = runner.run_inspection(request_id)
     if request is None:
         return "already handled"
-    services.inspection_request_push(request)
+    callbacks.push_result(request)
     return request.status
 
 
@@ -24,7 +24,7 @@ def run_inspection(request_id: int) -> str:
 def watchdog() -> int:
     """End requests whose worker died while running them in ``error`` (scheduled by Celery beat), tell
     their stations, and return how many there were. The part goes to a person, never passed."""
-    failed = services.inspection_requests_fail_stale()
+    failed = runner.fail_stale_requests()
     for request in failed:
-        services.inspection_request_push(request)
+        callbacks.push_result(request)
     return len(failed)

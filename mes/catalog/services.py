@@ -58,7 +58,7 @@ def part_revision_release(actor, *, revision: PartRevision) -> PartRevision:
     return revision
 
 
-def upload_profile(firmware: str) -> gcode.MachineProfile:
+def _upload_profile(firmware: str) -> gcode.MachineProfile:
     """The profile a program is checked against at upload: the firmware's rules, a huge envelope.
 
     Home is the origin (GRBL's work zero, Marlin's homed corner) so that the estimated extent of the
@@ -68,14 +68,14 @@ def upload_profile(firmware: str) -> gcode.MachineProfile:
     return make(UPLOAD_ENVELOPE, home_position=(0.0, 0.0, 0.0))
 
 
-def program_issues_text(issues) -> str:
+def _program_issues_text(issues) -> str:
     """The first few issues of a check, one per line, for an error message."""
     shown = [str(issue) for issue in issues[:5]]
     more = len(issues) - len(shown)
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
-def material_use_for(machine_type: str, material: str, estimate) -> tuple[Decimal, str]:
+def _material_use_for(machine_type: str, material: str, estimate) -> tuple[Decimal, str]:
     """Feedstock one run consumes: grams of filament for a printer, one blank for a mill."""
     if machine_type == MachineType.FDM_PRINTER:
         density = FILAMENT_DENSITY.get(material.split()[0].upper(), FILAMENT_DENSITY["PLA"])
@@ -101,15 +101,15 @@ def program_create(
     A program with syntax errors or forbidden commands is refused with the first errors named by line.
     """
     authorize(actor, "program_create")
-    parsed, report = gcode.check_program(gcode_text, upload_profile(firmware))
+    parsed, report = gcode.check_program(gcode_text, _upload_profile(firmware))
     if not report.ok:
-        raise RuleViolation(f"The program has errors: {program_issues_text(report.errors)}", field="gcode")
+        raise RuleViolation(f"The program has errors: {_program_issues_text(report.errors)}", field="gcode")
     sha = hashlib.sha256(gcode_text.encode()).hexdigest()
     if revision.programs.filter(sha256=sha).exists():
         raise RuleViolation("This exact program is already stored for this revision.", field="gcode")
-    estimate = gcode.estimate_program(parsed, upload_profile(firmware))
+    estimate = gcode.estimate_program(parsed, _upload_profile(firmware))
     material = material or revision.material
-    use, unit = material_use_for(machine_type, material, estimate)
+    use, unit = _material_use_for(machine_type, material, estimate)
     bounds = estimate.bounds
     program = Program(
         revision=revision,

@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "inspection_record": frozenset({INS, S, C}),
     "inspection_override": frozenset({INS, S}),
     "nonconformance_dispose": frozenset({INS, S}),
+    # the inspection page's one decision button: accept, reject, rework or scrap a queued part
+    "stock_item_decide": frozenset({INS, S}),
     # camera stations: a station may only act for itself (the services check which station)
     "station_configure": frozenset({S}),
     "station_calibrate": frozenset({S, C}),

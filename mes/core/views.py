@@ -4,13 +4,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
+from mes.core import health as checks
 from mes.core import selectors
 from mes.core.roles import may_open, user_roles
 
 
 def health(request):
     """What database and broker this installation uses, and whether they answer (no login needed)."""
-    report = {"database": selectors.database_health(), "broker": selectors.broker_health()}
+    report = {"database": checks.database_health(), "broker": checks.broker_health()}
     report["ok"] = report["database"]["ok"] and report["broker"]["ok"]
     report["workers"] = selectors.workers_seen() if report["database"]["ok"] else []
     code = 200 if report["ok"] else 503

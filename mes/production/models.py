@@ -5,6 +5,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from mes.catalog.models import Firmware, MachineType
+from mes.core.queues import machine_queue
 from mes.core.transitions import TransitionTable
 
 
@@ -77,8 +78,6 @@ class Machine(models.Model):
 
     @property
     def queue_name(self) -> str:
-        from mes.celery import machine_queue
-
         return machine_queue(self.pk)
 
 

@@ -6,28 +6,25 @@ envelope, enough feedstock of the right material). Finishing a job books its par
 awaiting inspection and deducts the feedstock it used.
 """
 
-from datetime import timedelta
 from decimal import Decimal
 
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import transaction
 
+from machines import actions as machine_actions
 from machines import gcode
-from machines import services as machine_services
 from mes.catalog.models import Program
 from mes.core.errors import (
     InsufficientFeedstock,
-    NoCapableMachine,
     ProgramNotReleased,
     RuleViolation,
 )
 from mes.core.roles import authorize
 from mes.core.transitions import audited_save, transition
-from mes.production import selectors
+from mes.production import actions, selectors
 from mes.production.models import (
+    ACTIVE_JOB_STATES,
     JOB_TRANSITIONS,
     MACHINE_TRANSITIONS,
-    WORK_ORDER_TRANSITIONS,
     FeedstockLot,
     Job,
     JobState,
@@ -39,60 +36,6 @@ from mes.production.models import (
 
 
 # --- work orders and dispatch -------------------------------------------------------------------------
-def work_order_create(part_request, quantity: int, *, actor) -> WorkOrder:
-    """Open a work order for the units stock could not cover, and dispatch it to machines."""
-    work_order = WorkOrder(
-        part_request=part_request,
-        revision=part_request.revision,
-        quantity=quantity,
-        severity_rank=part_request.severity_rank,
-        needed_by=part_request.needed_by,
-    )
-    audited_save(work_order, actor=actor, reason=f"opened for {part_request}")
-    _dispatch(work_order, actor=actor)
-    return work_order
-
-
-def _machine_program_candidates(revision):
-    """(load, not released, machine name, -program id, machine, program) for every capable pairing.
-
-    Sorting these picks the least-loaded machine, a released program, then by name, then the newest
-    program (the program id also keeps two programs for one machine from comparing Machine objects)."""
-    programs = Program.objects.filter(revision=revision).order_by("-released", "-created_at")
-    for program in programs:
-        for machine in selectors.machines_in_service(program.machine_type, program.firmware):
-            if selectors.program_fits_machine(program, machine):
-                load = machine.load_seconds or 0
-                yield (load, not program.released, machine.name, -program.pk, machine, program)
-
-
-def _dispatch(work_order: WorkOrder, *, actor) -> list[Job]:
-    """Queue jobs for the work order's shortfall, each on the least-loaded capable machine."""
-    shortfall = work_order.quantity - selectors.work_order_parts_covered(work_order)
-    jobs = []
-    while shortfall > 0:
-        candidates = sorted(_machine_program_candidates(work_order.revision), key=lambda c: c[:4])
-        if not candidates:
-            raise NoCapableMachine(
-                f"No machine in service can make {work_order.revision}: add a program for an "
-                "available machine type or bring a machine back into service.",
-                field="revision",
-            )
-        *_, machine, program = candidates[0]
-        job = Job(
-            work_order=work_order,
-            machine=machine,
-            program=program,
-            quantity=program.parts_per_run,
-            severity_rank=work_order.severity_rank,
-            needed_by=work_order.needed_by,
-        )
-        audited_save(job, actor=actor, reason=f"queued on {machine} for {work_order}")
-        jobs.append(job)
-        shortfall -= program.parts_per_run
-    return jobs
-
-
 @transaction.atomic
 def work_order_dispatch(actor, *, work_order: WorkOrder) -> list[Job]:
     """Queue jobs for whatever a work order still lacks (after failures or machine changes)."""
@@ -100,49 +43,10 @@ def work_order_dispatch(actor, *, work_order: WorkOrder) -> list[Job]:
     work_order = WorkOrder.objects.select_for_update().get(pk=work_order.pk)
     if work_order.status in (WorkOrderStatus.COMPLETE, WorkOrderStatus.CANCELLED):
         raise RuleViolation(f"{work_order} is {work_order.get_status_display().lower()}.")
-    jobs = _dispatch(work_order, actor=actor)
+    jobs = actions.do_work_order_queue_shortfall(work_order, actor=actor)
     if not jobs:
         raise RuleViolation(f"{work_order} already has every part made or queued.")
     return jobs
-
-
-def work_order_replace_shortfall(work_order: WorkOrder, *, actor) -> list[Job]:
-    """After a rejected part, queue a replacement if the work order is still wanted."""
-    work_order = WorkOrder.objects.select_for_update().get(pk=work_order.pk)
-    if work_order.status == WorkOrderStatus.CANCELLED:
-        return []
-    work_order_sync_status(work_order, actor=actor)
-    return _dispatch(work_order, actor=actor)
-
-
-def work_order_sync_status(work_order: WorkOrder, *, actor) -> None:
-    """Derive the work order's status from its parts and jobs."""
-    if work_order.status == WorkOrderStatus.CANCELLED:
-        return
-    good = selectors.work_order_good_parts(work_order)
-    started = work_order.jobs.exclude(state__in=[JobState.QUEUED, JobState.CANCELLED]).exists()
-    if good >= work_order.quantity:
-        target = WorkOrderStatus.COMPLETE
-    elif started or good:
-        target = WorkOrderStatus.IN_PROGRESS
-    else:
-        target = WorkOrderStatus.OPEN
-    if target != work_order.status:
-        transition(work_order, target, actor=actor, table=WORK_ORDER_TRANSITIONS)
-
-
-def work_order_cancel(work_order: WorkOrder, *, actor, reason: str) -> None:
-    """Cancel a work order and its queued jobs; jobs already running finish into stock."""
-    for job in work_order.jobs.select_for_update().filter(state=JobState.QUEUED):
-        _end_job(job, JobState.CANCELLED, actor=actor, reason=reason)
-    if work_order.status != WorkOrderStatus.COMPLETE:
-        transition(
-            work_order,
-            WorkOrderStatus.CANCELLED,
-            actor=actor,
-            table=WORK_ORDER_TRANSITIONS,
-            reason=reason,
-        )
 
 
 # --- feedstock ----------------------------------------------------------------------------------------
@@ -180,7 +84,7 @@ def machine_lot_load(actor, *, machine: Machine, lot: FeedstockLot) -> Machine:
     authorize(actor, "machine_lot_load")
     machine = Machine.objects.select_for_update().get(pk=machine.pk)
     lot = FeedstockLot.objects.get(pk=lot.pk)
-    active = machine.jobs.filter(state__in=ACTIVE_STATES).first()
+    active = machine.jobs.filter(state__in=ACTIVE_JOB_STATES).first()
     if active is not None:
         raise RuleViolation(
             f"{active} is {active.get_state_display().lower()} on {machine}: load a new lot once it has "
@@ -223,55 +127,7 @@ def _check_feedstock(lot: FeedstockLot | None, program: Program, runs: int = 1) 
         )
 
 
-def _deduct_feedstock(job: Job, *, actor) -> str:
-    """Take what a run used from its lot; return a note if the lot held less than the estimate."""
-    if job.feedstock_lot_id is None:
-        return ""
-    lot = FeedstockLot.objects.select_for_update().get(pk=job.feedstock_lot_id)
-    used = job.program.material_use
-    note = ""
-    if lot.quantity_on_hand < used:
-        # The part exists whatever the books say: record the discrepancy instead of refusing it.
-        note = f" Lot {lot.code} held {lot.quantity_on_hand} {lot.unit}, estimate was {used}."
-        used = lot.quantity_on_hand
-    lot.quantity_on_hand -= used
-    audited_save(lot, actor=actor, reason=f"{used} {lot.unit} used by {job}")
-    return note
-
-
 # --- jobs ---------------------------------------------------------------------------------------------
-def _lock_job(job: Job) -> Job:
-    return Job.objects.select_for_update().select_related("program__revision", "machine").get(pk=job.pk)
-
-
-def _end_job(job: Job, state: str, *, actor, reason: str) -> None:
-    """End a job (failed, cancelled, interrupted), keeping the reason as its outcome."""
-    transition(
-        job,
-        state,
-        actor=actor,
-        table=JOB_TRANSITIONS,
-        field="state",
-        reason=reason,
-        stamp="ended_at",
-        also={"outcome": reason},
-    )
-
-
-def _set_machine_state(machine: Machine, target: str, *, actor, reason: str = "") -> None:
-    if machine.state != target:
-        transition(
-            machine,
-            target,
-            actor=actor,
-            table=MACHINE_TRANSITIONS,
-            field="state",
-            reason=reason,
-            stamp="state_changed_at",
-            also={"state_reason": reason},
-        )
-
-
 def _check_program_on_machine(program: Program, machine: Machine) -> None:
     report = gcode.check_program(program.gcode, selectors.machine_profile(machine))[1]
     if not report.ok:
@@ -288,7 +144,7 @@ def job_start(actor, *, job: Job, lot: FeedstockLot | None = None) -> Job:
     program's material holding enough for the run.
     """
     authorize(actor, "job_start")
-    job = _lock_job(job)
+    job = actions.do_job_lock(job)
     machine = Machine.objects.select_for_update().get(pk=job.machine_id)
     if job.state != JobState.QUEUED:
         transition(job, JobState.RUNNING, table=JOB_TRANSITIONS, field="state")  # raises
@@ -326,48 +182,47 @@ def job_start(actor, *, job: Job, lot: FeedstockLot | None = None) -> Job:
         stamp="started_at",
         also={"operator": actor, "feedstock_lot": lot},
     )
-    _set_machine_state(machine, MachineState.RUNNING, actor=actor, reason=str(job))
-    work_order_sync_status(job.work_order, actor=actor)
-    machine_services.machine_run_enqueue(job)
+    actions.do_machine_state_set(machine, MachineState.RUNNING, actor=actor, reason=str(job))
+    actions.do_work_order_sync_status(job.work_order, actor=actor)
+    machine_actions.do_machine_run_enqueue(job)
     return job
 
 
-def _steer(actor, job: Job, *, action: str, job_state: str, machine_state: str) -> Job:
-    """Move an active job and its machine to a new state and tell the runner on the control channel."""
-    authorize(actor, action)
-    job = _lock_job(job)
+def _steer(actor, job: Job, *, command: str, job_state: str, machine_state: str) -> Job:
+    """Move an active job and its machine to a new state and tell the runner on the control channel
+    (callers authorize)."""
+    job = actions.do_job_lock(job)
     transition(job, job_state, actor=actor, table=JOB_TRANSITIONS, field="state")
-    _set_machine_state(job.machine, machine_state, actor=actor, reason=str(job))
-    machine_services.machine_command_send(job.machine, action.removeprefix("job_"), actor=actor, job=job)
+    actions.do_machine_state_set(job.machine, machine_state, actor=actor, reason=str(job))
+    machine_actions.do_machine_command_send(job.machine, command, actor=actor, job=job)
     return job
 
 
 @transaction.atomic
 def job_pause(actor, *, job: Job) -> Job:
     """Pause a running job (GRBL feed hold; Marlin stops being fed lines)."""
-    return _steer(
-        actor, job, action="job_pause", job_state=JobState.PAUSED, machine_state=MachineState.PAUSED
-    )
+    authorize(actor, "job_pause")
+    return _steer(actor, job, command="pause", job_state=JobState.PAUSED, machine_state=MachineState.PAUSED)
 
 
 @transaction.atomic
 def job_resume(actor, *, job: Job) -> Job:
     """Resume a paused job."""
-    return _steer(
-        actor, job, action="job_resume", job_state=JobState.RUNNING, machine_state=MachineState.RUNNING
-    )
+    authorize(actor, "job_resume")
+    running = {"job_state": JobState.RUNNING, "machine_state": MachineState.RUNNING}
+    return _steer(actor, job, command="resume", **running)
 
 
 @transaction.atomic
 def job_cancel(actor, *, job: Job, reason: str = "cancelled by the machinist") -> Job:
     """Cancel a queued or active job. An active job's machine goes idle; a part may need clearing."""
     authorize(actor, "job_cancel")
-    job = _lock_job(job)
+    job = actions.do_job_lock(job)
     was_active = job.state in (JobState.RUNNING, JobState.PAUSED)
-    _end_job(job, JobState.CANCELLED, actor=actor, reason=reason)
+    actions.do_job_end(job, JobState.CANCELLED, actor=actor, reason=reason)
     if was_active:
-        _set_machine_state(job.machine, MachineState.IDLE, actor=actor, reason=reason)
-        machine_services.machine_command_send(job.machine, "cancel", actor=actor, job=job)
+        actions.do_machine_state_set(job.machine, MachineState.IDLE, actor=actor, reason=reason)
+        machine_actions.do_machine_command_send(job.machine, "cancel", actor=actor, job=job)
     return job
 
 
@@ -379,51 +234,7 @@ def job_finish(actor, *, job: Job) -> list:
     machinist ends by hand (a machine without a runner) both become FINISHED.
     """
     authorize(actor, "job_finish")
-    return _finish(_lock_job(job), actor=actor)
-
-
-def _complete_run(job: Job, *, actor) -> None:
-    """The machine ran every line: the run is over and its feedstock used, the part still on the bed."""
-    transition(
-        job,
-        JobState.COMPLETED,
-        actor=actor,
-        table=JOB_TRANSITIONS,
-        field="state",
-        stamp="ended_at",
-        also={"progress": 1.0},
-    )
-    _record_feedstock_use(job, actor=actor)
-    _set_machine_state(job.machine, MachineState.IDLE, actor=actor, reason=f"{job} complete")
-
-
-def _record_feedstock_use(job: Job, *, actor) -> None:
-    note = _deduct_feedstock(job, actor=actor)
-    if note:
-        job.outcome = note.strip()
-        audited_save(job, actor=actor, reason="feedstock discrepancy", update_fields=["outcome"])
-
-
-def _finish(job: Job, *, actor) -> list:
-    """Book a locked running or completed job as finished (callers authorize: a person, or the runner)."""
-    from mes.inventory import services as inventory_services
-
-    was_running = job.state == JobState.RUNNING
-    transition(
-        job,
-        JobState.FINISHED,
-        actor=actor,
-        table=JOB_TRANSITIONS,
-        field="state",
-        stamp="ended_at" if was_running else None,
-        also={"progress": 1.0},
-    )
-    if was_running:
-        _record_feedstock_use(job, actor=actor)
-        _set_machine_state(job.machine, MachineState.IDLE, actor=actor, reason=f"{job} finished")
-    items = inventory_services.stock_items_create_for_job(job, actor=actor)
-    work_order_sync_status(job.work_order, actor=actor)
-    return items
+    return actions.do_job_finish(actions.do_job_lock(job), actor=actor)
 
 
 @transaction.atomic
@@ -432,21 +243,7 @@ def job_fail(actor, *, job: Job, reason: str) -> Job:
     authorize(actor, "job_fail")
     if not reason.strip():
         raise RuleViolation("Say why the job failed.", field="reason")
-    return _fail(_lock_job(job), actor=actor, reason=reason)
-
-
-def _fail(job: Job, *, actor, reason: str) -> Job:
-    _end_job(job, JobState.FAILED, actor=actor, reason=reason)
-    _set_machine_state(job.machine, MachineState.ERROR, actor=actor, reason=reason)
-    return job
-
-
-def job_interrupt(job: Job, *, reason: str) -> Job:
-    """Mark a job whose worker died INTERRUPTED and its machine in error. Called by the system."""
-    job = _lock_job(job)
-    _end_job(job, JobState.INTERRUPTED, actor=None, reason=reason)
-    _set_machine_state(job.machine, MachineState.ERROR, reason=reason, actor=None)
-    return job
+    return actions.do_job_fail(actions.do_job_lock(job), actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -478,28 +275,15 @@ def machine_clear_error(actor, *, machine: Machine, note: str) -> Machine:
     return machine
 
 
-STOPPABLE_MACHINE_STATES = (MachineState.IDLE, MachineState.RUNNING, MachineState.PAUSED)
-
-
 def machine_emergency_stop(actor, *, machine: Machine, reason: str = "") -> Machine:
     """E-STOP: the command goes on the machine's channel first (committed at once, so the runner sends
     the firmware's emergency stop within milliseconds); then the active job fails and the machine is
     locked in error until a machinist clears it."""
     authorize(actor, "machine_emergency_stop")
-    active = Job.objects.filter(machine=machine, state__in=ACTIVE_STATES).first()
-    machine_services.machine_command_send(machine, "estop", actor=actor, job=active)
-    return _lock_stopped_machine(machine, actor=actor, why=reason or f"emergency stop pressed by {actor}")
-
-
-@transaction.atomic
-def _lock_stopped_machine(machine: Machine, *, actor, why: str) -> Machine:
-    """After its stop command went out: fail the machine's active job and lock the machine in error."""
-    machine = Machine.objects.select_for_update().get(pk=machine.pk)
-    for job in Job.objects.select_for_update().filter(machine=machine, state__in=ACTIVE_STATES):
-        _end_job(job, JobState.FAILED, actor=actor, reason=why)
-    if machine.state in STOPPABLE_MACHINE_STATES:
-        _set_machine_state(machine, MachineState.ERROR, actor=actor, reason=why)
-    return machine
+    active = Job.objects.filter(machine=machine, state__in=ACTIVE_JOB_STATES).first()
+    machine_actions.do_machine_command_send(machine, "estop", actor=actor, job=active)
+    why = reason or f"emergency stop pressed by {actor}"
+    return actions.do_machine_lock_stopped(machine, actor=actor, why=why)
 
 
 def machines_emergency_stop_all(actor, *, reason: str = "") -> list[Machine]:
@@ -507,79 +291,9 @@ def machines_emergency_stop_all(actor, *, reason: str = "") -> list[Machine]:
     not wait for the others' bookkeeping), then each machine is locked in error as by
     :func:`machine_emergency_stop`. Returns the machines stopped."""
     authorize(actor, "machine_emergency_stop")
-    machines = list(Machine.objects.filter(state__in=STOPPABLE_MACHINE_STATES))
+    machines = list(Machine.objects.filter(state__in=actions.STOPPABLE_MACHINE_STATES))
     for machine in machines:
-        active = Job.objects.filter(machine=machine, state__in=ACTIVE_STATES).first()
-        machine_services.machine_command_send(machine, "estop", actor=actor, job=active)
+        active = Job.objects.filter(machine=machine, state__in=ACTIVE_JOB_STATES).first()
+        machine_actions.do_machine_command_send(machine, "estop", actor=actor, job=active)
     why = reason or f"emergency stop (all machines) pressed by {actor}"
-    return [_lock_stopped_machine(machine, actor=actor, why=why) for machine in machines]
-
-
-# --- the runner's side ----------------------------------------------------------------------------
-ACTIVE_STATES = (JobState.RUNNING, JobState.PAUSED)
-
-
-def job_claim_run(job_id: int, *, runner: str) -> Job | None:
-    """Claim a started job for one runner. Returns None if it is not running or already claimed, which
-    makes a second delivery of the same task harmless."""
-    claimed = Job.objects.filter(pk=job_id, state=JobState.RUNNING, runner="").update(
-        runner=runner, runner_heartbeat_at=timezone.now()
-    )
-    if not claimed:
-        return None
-    return Job.objects.select_related("machine", "program", "operator").get(pk=job_id)
-
-
-def job_record_progress(job_id: int, *, acknowledged: int, total: int) -> None:
-    """Persist how far a run is (called at most once a second by the runner) and beat its heart."""
-    Job.objects.filter(pk=job_id).update(
-        lines_acknowledged=acknowledged,
-        lines_total=total,
-        progress=(acknowledged / total) if total else 0.0,
-        runner_heartbeat_at=timezone.now(),
-    )
-
-
-def job_complete_run(job_id: int) -> Job | None:
-    """The machine ran every line: the job becomes COMPLETED in its operator's name, and waits for a
-    machinist to take the part off and confirm it (:func:`job_finish` books the stock).
-
-    The machine's word is not a person's request, so the operator's roles are not checked again (a
-    machinist whose account changed mid-run must not leave the job RUNNING). If a person ended the job
-    meanwhile (cancel, E-STOP), their decision stands and nothing is booked.
-    """
-    with transaction.atomic():
-        job = _lock_job(Job(pk=job_id))
-        if job.state != JobState.RUNNING:
-            return None
-        _complete_run(job, actor=job.operator)
-        return job
-
-
-def job_fail_run(job_id: int, *, reason: str) -> None:
-    """The run ended abnormally: fail the job in its operator's name and lock the machine in error."""
-    with transaction.atomic():
-        job = _lock_job(Job(pk=job_id))
-        if job.state in ACTIVE_STATES:
-            _fail(job, actor=job.operator, reason=reason)
-
-
-@transaction.atomic
-def jobs_interrupt_orphaned(machine_ids: list[int], *, reason: str) -> list[Job]:
-    """Runs claimed by a runner that is no longer alive become INTERRUPTED (called when the machine's
-    worker starts: it is the only consumer of that machine's queue, so any claimed run is dead)."""
-    orphans = Job.objects.filter(machine_id__in=machine_ids, state__in=ACTIVE_STATES).exclude(runner="")
-    return [job_interrupt(job, reason=reason) for job in orphans]
-
-
-@transaction.atomic
-def jobs_interrupt_stale(*, older_than_s: float) -> list[Job]:
-    """Watchdog: runs whose runner stopped beating its heart (or that no runner ever claimed) for
-    ``older_than_s`` seconds become INTERRUPTED for a machinist to look at."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    stale = (
-        Job.objects.filter(state__in=ACTIVE_STATES)
-        .filter(models.Q(runner="", started_at__lt=cutoff) | models.Q(runner_heartbeat_at__lt=cutoff))
-        .exclude(runner="", started_at__isnull=True)
-    )
-    return [job_interrupt(job, reason="the machine's worker stopped reporting") for job in stale]
+    return [actions.do_machine_lock_stopped(machine, actor=actor, why=why) for machine in machines]

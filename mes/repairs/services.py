@@ -7,7 +7,10 @@ from mes.catalog.models import PartRevision
 from mes.core.errors import RuleViolation
 from mes.core.roles import Role, authorize, user_roles
 from mes.core.transitions import audited_save, transition
+from mes.inventory import actions as inventory_actions
 from mes.inventory import selectors as inventory_selectors
+from mes.production import actions as production_actions
+from mes.repairs import actions as repairs_actions
 from mes.repairs.models import (
     REQUEST_TRANSITIONS,
     SEVERITY_RANK,
@@ -72,9 +75,6 @@ def part_request_create(
     The whole request is one transaction: if no machine can make the shortfall, nothing is reserved and
     nothing is stored, and the engineer is told why.
     """
-    from mes.inventory import services as inventory_services
-    from mes.production import services as production_services
-
     authorize(actor, "part_request_create")
     ticket = _lock_ticket(ticket)
     if ticket.status not in OPEN_TICKET_STATES:
@@ -98,10 +98,10 @@ def part_request_create(
         requested_by=actor,
     )
     audited_save(request, actor=actor, reason="requested")
-    reserved = inventory_services.stock_reserve_for_request(request, quantity, actor=actor)
+    reserved = inventory_actions.do_stock_reserve_for_request(request, quantity, actor=actor)
     if reserved < quantity:
-        production_services.work_order_create(request, quantity - reserved, actor=actor)
-    part_request_sync_status(request, actor=actor)
+        production_actions.do_work_order_create(request, quantity - reserved, actor=actor)
+    repairs_actions.do_part_request_sync_status(request, actor=actor)
     if ticket.status == TicketStatus.OPEN:
         transition(
             ticket,
@@ -113,35 +113,17 @@ def part_request_create(
     return request
 
 
-def part_request_sync_status(request: PartRequest, *, actor=None) -> None:
-    """Derive the request's status (waiting, ready, issued) from the units held for it."""
-    if request.status in (RequestStatus.CANCELLED, RequestStatus.ISSUED):
-        return
-    held = inventory_selectors.held_units(request)
-    issued = inventory_selectors.issued_units(request)
-    if issued >= request.quantity:
-        target = RequestStatus.ISSUED
-    elif held >= request.quantity:
-        target = RequestStatus.READY
-    else:
-        target = RequestStatus.OPEN
-    if target != request.status:
-        transition(request, target, actor=actor, table=REQUEST_TRANSITIONS)
-
-
 @transaction.atomic
 def part_request_issue(actor, *, request: PartRequest) -> int:
     """Issue the units reserved for a request to its ticket; return how many were issued.
 
     Units can be issued as they become ready (an emergency does not wait for the last one).
     """
-    from mes.inventory import services as inventory_services
-
     authorize(actor, "part_request_issue")
     request = PartRequest.objects.select_for_update().get(pk=request.pk)
     if request.status in (RequestStatus.CANCELLED, RequestStatus.ISSUED):
         raise RuleViolation(f"{request} is {request.get_status_display().lower()}.")
-    issued = inventory_services.stock_items_issue(request, actor=actor)
+    issued = inventory_actions.do_stock_items_issue(request, actor=actor)
     if issued == 0:
         raise RuleViolation(f"{request} has no parts reserved yet.", field="request")
     if inventory_selectors.issued_units(request) >= request.quantity:
@@ -155,17 +137,14 @@ def part_request_issue(actor, *, request: PartRequest) -> int:
 @transaction.atomic
 def part_request_cancel(actor, *, request: PartRequest, reason: str) -> PartRequest:
     """Cancel a request: its reserved units go to the next most urgent request, queued jobs stop."""
-    from mes.inventory import services as inventory_services
-    from mes.production import services as production_services
-
     authorize(actor, "part_request_cancel")
     if not reason.strip():
         raise RuleViolation("Say why the request is cancelled.", field="reason")
     request = PartRequest.objects.select_for_update().get(pk=request.pk)
     transition(request, RequestStatus.CANCELLED, actor=actor, table=REQUEST_TRANSITIONS, reason=reason)
     for work_order in request.work_orders.select_for_update():
-        production_services.work_order_cancel(work_order, actor=actor, reason=reason)
-    inventory_services.stock_items_release(request, actor=actor)
+        production_actions.do_work_order_cancel(work_order, actor=actor, reason=reason)
+    inventory_actions.do_stock_items_release(request, actor=actor)
     return request
 
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 from machines import runner
 from machines.simulators.serve import SimulatedMachine
 from mes.catalog.models import Program
-from mes.celery import machine_queue
+from mes.core.queues import machine_queue
+from mes.production import actions as production_actions
 from mes.production import services as production
 from mes.production.models import Job, Machine
 from mes.repairs import services as repairs
@@ -64,7 +65,7 @@ def test_a_port_that_cannot_be_opened_fails_the_job_clearly():
 def test_a_second_delivery_of_the_same_run_does_nothing():
     shop = make_shop()
     job = started_mill_job(shop)
-    assert production.job_claim_run(job.pk, runner="first") is not None
+    assert production_actions.do_job_claim_run(job.pk, runner="first") is not None
     assert runner.run_job(job.pk, runner_name="second") == "skipped"
     assert Job.objects.get(pk=job.pk).runner == "first"
 
@@ -72,7 +73,7 @@ def test_a_second_delivery_of_the_same_run_does_nothing():
 def test_worker_start_interrupts_runs_its_dead_predecessor_claimed():
     shop = make_shop()
     job = started_mill_job(shop)
-    production.job_claim_run(job.pk, runner="dead-worker")
+    production_actions.do_job_claim_run(job.pk, runner="dead-worker")
     runner.recover_after_worker_start([machine_queue(shop.mill.pk), "default"])
     job.refresh_from_db()
     assert job.state == "interrupted"
@@ -89,18 +90,18 @@ def test_worker_start_leaves_unclaimed_runs_for_itself():
 def test_the_watchdog_interrupts_runs_whose_heartbeat_stopped():
     shop = make_shop()
     job = started_mill_job(shop)
-    production.job_claim_run(job.pk, runner="w")
-    production.jobs_interrupt_stale(older_than_s=60)
+    production_actions.do_job_claim_run(job.pk, runner="w")
+    production_actions.do_jobs_interrupt_stale(older_than_s=60)
     assert Job.objects.get(pk=job.pk).state == "running"  # fresh heartbeat
     Job.objects.filter(pk=job.pk).update(runner_heartbeat_at=timezone.now() - timedelta(minutes=5))
-    production.jobs_interrupt_stale(older_than_s=60)
+    production_actions.do_jobs_interrupt_stale(older_than_s=60)
     assert Job.objects.get(pk=job.pk).state == "interrupted"
 
 
 def test_clearing_an_interrupted_machine_fails_the_job_and_nothing_restarts():
     shop = make_shop()
     job = started_mill_job(shop)
-    production.job_claim_run(job.pk, runner="dead")
+    production_actions.do_job_claim_run(job.pk, runner="dead")
     runner.recover_after_worker_start([machine_queue(shop.mill.pk)])
     production.machine_clear_error(shop.machinist, machine=shop.mill, note="checked the spindle")
     job.refresh_from_db()
@@ -115,13 +116,13 @@ def test_the_runner_ends_a_job_even_if_its_operator_lost_their_role_mid_run(endi
     shop.machinist.is_active = False  # the machinist's account was closed while the mill cut
     shop.machinist.save()
     if ending == "complete":
-        production.job_complete_run(job.pk)
+        production_actions.do_job_complete_run(job.pk)
         assert Job.objects.get(pk=job.pk).state == "completed"  # the part waits on the bed
         assert Machine.objects.get(pk=shop.mill.pk).state == "idle"
         [item] = production.job_finish(shop.supervisor, job=job)  # someone confirms the removal
         assert item.operator == shop.machinist and item.status == "awaiting_inspection"
         assert Job.objects.get(pk=job.pk).state == "finished"
     else:
-        production.job_fail_run(job.pk, reason="ALARM:1 hard limit")
+        production_actions.do_job_fail_run(job.pk, reason="ALARM:1 hard limit")
         assert Job.objects.get(pk=job.pk).state == "failed"
         assert Machine.objects.get(pk=shop.mill.pk).state == "error"

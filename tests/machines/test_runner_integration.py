@@ -9,7 +9,7 @@ import pytest
 from machines.gcode import parse_program
 from machines.models import MachineTelemetry
 from machines.simulators.serve import SimulatedMachine
-from mes.celery import machine_queue
+from mes.core.queues import machine_queue
 from mes.inventory.models import StockItem
 from mes.production import services as production
 from mes.production.models import Job, Machine

@@ -185,6 +185,11 @@ SCENARIOS = {
     "nonconformance_dispose": lambda shop: (
         lambda n: lambda a: inventory.nonconformance_dispose(a, ncr=n, disposition="scrap", note="x")
     )(Nonconformance.objects.get(inspection=_rejected(shop))),
+    "stock_item_decide": lambda shop: (
+        lambda i: (
+            lambda a: inspections.stock_item_decide(a, serial=i.stock_item.serial, action="scrap", reason="x")
+        )
+    )(_rejected(shop)),
     "station_configure": lambda shop: (
         lambda a: inspections.station_configure(a, station=shop.station, callback_url="http://st1.shop/cb")
     ),

@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from machines.simulators.serve import SimulatedMachine
 from mes.catalog import services as catalog
-from mes.celery import machine_queue
+from mes.core.queues import machine_queue
 from mes.inventory.models import StockItem
 from mes.production.models import Job, Machine
 from mes.repairs.models import DamageTicket

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from tests.factories import database_snapshot, make_shop
 from tests.vision import stations
-from vision import services
+from vision import runner
 from vision.models import Calibration, InspectionRequest
 from vision.station_client import main as client_main
 
@@ -118,7 +118,7 @@ def test_simulate_camera_photographs_each_waiting_part_through_the_service(shop,
     requests = InspectionRequest.objects.order_by("pk")
     assert [r.stock_item_id for r in requests] == [i.pk for i in items]
     for request in requests:
-        assert services.inspection_run(request.pk).inspection.verdict == "accepted"
+        assert runner.run_inspection(request.pk).inspection.verdict == "accepted"
     assert run("simulate_camera", "--station", "Station-1", "--once") == ""  # nothing left to photograph
 
 
@@ -137,7 +137,7 @@ def test_simulate_camera_and_station_client_post_over_http(live_server):
     ]
     # The station client: a serial per line on stdin, a frame per serial; an unknown serial is refused.
     for request in InspectionRequest.objects.all():
-        services.inspection_run(request.pk)
+        runner.run_inspection(request.pk)
     token = Token.objects.get_or_create(user=shop.station_user)[0].key
     stdout = io.StringIO()
     photo = stations.part_photo("bracket", "good", 3)

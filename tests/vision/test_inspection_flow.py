@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.core.files.storage import default_storage
 
+from mes.celery import app as celery_app
 from mes.inventory.models import Nonconformance, StockItem
 from tests.vision import stations
-from vision import services, tasks
+from vision import callbacks, runner, services, tasks
 from vision.models import Calibration, Inspection, InspectionRequest
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def run(shop, photo: bytes, item=None):
         shop.station_user, station=shop.station, stock_item=item, image_bytes=photo
     )
     assert request.status == "queued"
-    done = services.inspection_run(request.pk)
+    done = runner.run_inspection(request.pk)
     assert done is not None
     return done, StockItem.objects.get(pk=item.pk)
 
@@ -97,7 +98,7 @@ def test_a_damaged_calibration_is_unable(shop, calibrated):
 
 def test_a_second_delivery_of_the_task_changes_nothing(shop, calibrated):
     request, _ = run(shop, stations.part_photo("bracket", "good", 0))
-    assert services.inspection_run(request.pk) is None
+    assert runner.run_inspection(request.pk) is None
     assert tasks.run_inspection(request.pk) == "already handled"
     assert Inspection.objects.count() == 1
 
@@ -108,7 +109,7 @@ def test_a_part_inspected_by_hand_meanwhile_ends_the_request_in_error(shop, cali
         shop.station_user, station=shop.station, stock_item=item, image_bytes=stations.part_photo("bracket")
     )
     services.inspection_record(shop.inspector, stock_item=item, verdict="rejected", reason="dropped")
-    done = services.inspection_run(request.pk)
+    done = runner.run_inspection(request.pk)
     assert done.status == "error" and "not awaiting inspection" in done.error
     assert done.inspection is None
     assert Inspection.objects.count() == 1
@@ -121,7 +122,7 @@ def test_the_request_is_queued_on_the_vision_queue_after_commit(
 ):
     settings.VISION_QUEUE = "vision-test"
     sent = []
-    monkeypatch.setattr(tasks.run_inspection, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(celery_app, "send_task", lambda name, **kw: sent.append((name, kw)))
     item = stations.awaiting_item(shop)
     with django_capture_on_commit_callbacks(execute=True):
         request = services.inspection_request(
@@ -130,7 +131,7 @@ def test_the_request_is_queued_on_the_vision_queue_after_commit(
             stock_item=item,
             image_bytes=stations.part_photo("bracket"),
         )
-    assert sent == [{"args": [request.pk], "queue": "vision-test"}]
+    assert sent == [(tasks.run_inspection.name, {"args": [request.pk], "queue": "vision-test"})]
 
 
 def test_an_inspector_overrides_a_station_rejection_with_a_reason(shop, calibrated):
@@ -181,5 +182,5 @@ def test_a_failing_callback_does_not_fail_the_inspection(shop, calibrated):
     shop.station.callback_url = "http://127.0.0.1:9/unreachable"
     shop.station.save()
     request, _ = run(shop, stations.part_photo("bracket", "good", 0))
-    assert services.inspection_request_push(request, timeout=1) is False
+    assert callbacks.push_result(request, timeout=1) is False
     assert request.status == "done"

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from mes.inventory.models import StockItem
 from tests.vision import stations
-from vision import services, tasks
+from vision import runner, services, tasks
 from vision.models import Inspection, InspectionRequest, RequestStatus
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _running(shop, seconds_ago: float) -> InspectionRequest:
 
 def test_a_request_running_too_long_ends_in_error_and_the_part_waits_for_a_person(shop, calibrated):
     dead = _running(shop, seconds_ago=900)
-    failed = services.inspection_requests_fail_stale(older_than_s=300)
+    failed = runner.fail_stale_requests(older_than_s=300)
     assert [r.pk for r in failed] == [dead.pk]
     dead.refresh_from_db()
     assert dead.status == "error" and dead.finished_at is not None
@@ -55,16 +55,16 @@ def test_a_recent_running_request_and_other_states_are_left_alone(shop, calibrat
     )
     an_hour_ago = timezone.now() - timedelta(hours=1)
     InspectionRequest.objects.filter(pk=queued.pk).update(status_changed_at=an_hour_ago)
-    assert services.inspection_requests_fail_stale(older_than_s=300) == []
+    assert runner.fail_stale_requests(older_than_s=300) == []
     assert InspectionRequest.objects.get(pk=busy.pk).status == "running"
     assert InspectionRequest.objects.get(pk=queued.pk).status == "queued"
 
 
 def test_a_slow_worker_finishing_after_the_watchdog_records_nothing(shop, calibrated):
     dead = _running(shop, seconds_ago=900)
-    services.inspection_requests_fail_stale(older_than_s=300)
+    runner.fail_stale_requests(older_than_s=300)
     # The "dead" worker was only slow: its late result must not become a verdict.
-    assert services.inspection_run(dead.pk) is None
+    assert runner.run_inspection(dead.pk) is None
     assert not Inspection.objects.exists()
     assert InspectionRequest.objects.get(pk=dead.pk).status == "error"
 

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from mes.core.roles import Role
 from tests.factories import database_snapshot, make_user
 from tests.vision import stations
-from vision import services
+from vision import runner, services
 from vision.models import Calibration, InspectionRequest, Station
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ def test_station_posts_a_photo_and_fetches_the_verdict(shop, station_api, ready)
     body = response.json()
     assert body["status"] == "queued" and body["serial"] == ready.serial
     assert response["Location"] == body["url"]
-    services.inspection_run(body["id"])  # what the vision worker does
+    runner.run_inspection(body["id"])  # what the vision worker does
     result = station_api.get(body["url"]).json()
     assert result["status"] == "done"
     inspection = result["inspection"]
@@ -102,7 +102,7 @@ def test_station_cannot_read_another_stations_results(shop, ready, other_station
     request = services.inspection_request(
         shop.station_user, station=shop.station, stock_item=ready, image_bytes=stations.part_photo("bracket")
     )
-    services.inspection_run(request.pk)
+    runner.run_inspection(request.pk)
     request.refresh_from_db()
     other = client_for(other_station.user, token=True)
     assert other.get(f"{API}/requests/{request.pk}/").status_code == 404
@@ -123,7 +123,7 @@ def test_station_cannot_override_or_configure(shop, station_api, ready):
         stock_item=ready,
         image_bytes=stations.part_photo("bracket", "void", 0),
     )
-    inspection = services.inspection_run(request.pk).inspection
+    inspection = runner.run_inspection(request.pk).inspection
     before = database_snapshot()
     response = station_api.post(
         f"{API}/inspections/{inspection.pk}/override/",
@@ -145,7 +145,7 @@ def test_inspector_overrides_through_the_api(shop, ready):
         stock_item=ready,
         image_bytes=stations.part_photo("bracket", "void", 0),
     )
-    inspection = services.inspection_run(request.pk).inspection
+    inspection = runner.run_inspection(request.pk).inspection
     assert inspection.verdict == "rejected"
     api = client_for(shop.inspector)
     no_reason = api.post(

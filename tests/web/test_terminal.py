@@ -15,6 +15,7 @@ from mes.catalog.models import Firmware, MachineType
 from mes.core.errors import InsufficientFeedstock, RuleViolation
 from mes.core.roles import Role
 from mes.inventory.models import StockItem
+from mes.production import actions as production_actions
 from mes.production import services as production
 from mes.production.models import FeedstockLot, Job, Machine
 from mes.repairs import services as repairs
@@ -360,7 +361,7 @@ def test_resuming_a_running_job_is_refused_on_the_machine_page(shop):
 
 def test_confirm_part_removed_books_the_part(shop):
     job = running_job(shop)
-    production.job_complete_run(job.pk)
+    production_actions.do_job_complete_run(job.pk)
     client = client_for(shop.machinist)
     mill = tile_html(client.get(reverse("terminal:home")).content.decode(), "Mill-1")
     assert 'data-testid="confirm-removal"' in mill and 'data-testid="start-next"' not in mill
@@ -437,7 +438,7 @@ def test_clearing_an_error_needs_a_note(shop):
 
 def test_clearing_an_interrupted_job_marks_it_failed(shop):
     job = running_job(shop)
-    production.job_interrupt(job, reason="the machine's worker stopped reporting")
+    production_actions.do_job_interrupt(job, reason="the machine's worker stopped reporting")
     client = client_for(shop.machinist)
     mill = tile_html(client.get(reverse("terminal:home")).content.decode(), "Mill-1")
     assert re.search(r'data-testid="machine-state">error<', mill)

@@ -1,15 +1,19 @@
-"""Services of the hardware side: the control channel, telemetry and handing runs to machine workers.
+"""Unguarded steps of the hardware side: the control channel, telemetry and handing runs to machine workers.
 
-These are called by the production services (which authorize the person) and by the runner.
+``do_*`` functions check no permissions: the production services that call them have authorized the
+person, and the runner acts on the machine's word.
 """
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
 from machines.models import MachineCommand, MachineTelemetry
+from machines.selectors import machine_commands_pending
+from mes.core.queues import RUN_JOB_TASK
 
 
-def machine_command_send(machine, command: str, *, actor=None, job=None) -> MachineCommand:
+def do_machine_command_send(machine, command: str, *, actor=None, job=None) -> MachineCommand:
     """Put a control command on the machine's channel for its runner (visible once committed)."""
     return MachineCommand.objects.create(
         machine=machine, job=job, command=command, issued_by=actor if getattr(actor, "pk", None) else None
@@ -31,8 +35,6 @@ class CommandPoller:
         self._to_mark: list[int] = []
 
     def poll(self) -> list[str]:
-        from machines.selectors import machine_commands_pending
-
         pending = machine_commands_pending(self.machine_id, since=self.since)
         fresh = [c for c in pending if c.pk not in self._seen]
         self._seen.update(c.pk for c in fresh)
@@ -45,7 +47,7 @@ class CommandPoller:
             MachineCommand.objects.filter(pk__in=ids).update(handled_at=timezone.now())
 
 
-def machine_telemetry_record(machine_id: int, *, job_id: int | None, snapshot: dict) -> None:
+def do_machine_telemetry_record(machine_id: int, *, job_id: int | None, snapshot: dict) -> None:
     """Store the latest telemetry snapshot of a machine (state, position, temperatures, message)."""
     MachineTelemetry.objects.update_or_create(
         machine_id=machine_id,
@@ -60,9 +62,10 @@ def machine_telemetry_record(machine_id: int, *, job_id: int | None, snapshot: d
     )
 
 
-def machine_run_enqueue(job) -> None:
-    """Hand a started job to the worker that owns its machine's cable, once the start is committed."""
-    from machines.tasks import run_job
+def do_machine_run_enqueue(job) -> None:
+    """Hand a started job to the worker that owns its machine's cable, once the start is committed.
 
+    The task is sent by name (:data:`~mes.core.queues.RUN_JOB_TASK`), so this layer never imports the task
+    module above it."""
     queue = job.machine.queue_name
-    transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=queue))
+    transaction.on_commit(lambda: current_app.send_task(RUN_JOB_TASK, args=[job.pk], queue=queue))

@@ -1,11 +1,15 @@
-"""Race-free counters for serial numbers."""
+"""Unguarded steps of the installation itself: race-free serial counters and worker heartbeats.
+
+``do_*`` functions check no permissions: their callers (guarded services, the system's entry points) have.
+"""
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from mes.core.models import Sequence
+from mes.core.models import Sequence, WorkerHeartbeat
 
 
-def sequence_next(name: str, count: int = 1) -> range:
+def do_sequence_next(name: str, count: int = 1) -> range:
     """Reserve ``count`` consecutive values of sequence ``name`` and return them.
 
     Runs inside the caller's transaction: the row lock is held until it commits, so concurrent callers
@@ -21,3 +25,11 @@ def sequence_next(name: str, count: int = 1) -> range:
     seq.last_value += count
     seq.save(update_fields=["last_value"])
     return range(first, first + count)
+
+
+def do_worker_heartbeat_record(*, worker: str, queue: str) -> WorkerHeartbeat:
+    """Upsert the worker's heartbeat with the current time."""
+    beat, _ = WorkerHeartbeat.objects.update_or_create(
+        worker=worker, defaults={"queue": queue, "seen_at": timezone.now()}
+    )
+    return beat
