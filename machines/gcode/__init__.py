@@ -36,6 +36,7 @@ from machines.gcode.profiles import (
     MachineProfile,
     grbl_profile,
     marlin_profile,
+    profile_for,
 )
 from machines.gcode.validation import ValidationReport, check_program, validate_program
 
@@ -65,5 +66,6 @@ __all__ = [
     "marlin_profile",
     "parse_line",
     "parse_program",
+    "profile_for",
     "validate_program",
 ]

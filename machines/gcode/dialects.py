@@ -40,6 +40,10 @@ class Dialect:
     """One firmware's reading of G-code, as dispatch tables (code -> interpreter method name) and facts."""
 
     firmware: str
+    #: How reports name the firmware ("GRBL", "Marlin").
+    display_name: str
+    #: The sender frames every line as ``N<n> <text>*<checksum>``, which counts against the line length.
+    numbered_lines: bool
     #: Motion mode at power-on (None: the firmware has no modal motion until a G0/G1/G2/G3).
     power_on_motion_mode: float | None
     #: Feed rate at power-on, mm/min (None: a feed move before any F is an error).
@@ -127,6 +131,8 @@ SYSTEM_COMMANDS: Mapping[str, str] = {"$H": "_home_all_and_wait", "$J": "_jog"}
 
 GRBL_DIALECT = Dialect(
     firmware=GRBL,
+    display_name="GRBL",
+    numbered_lines=False,
     power_on_motion_mode=RAPID,  # GRBL powers up in G0
     power_on_feed_mm_min=None,
     modal_motion=True,
@@ -155,6 +161,8 @@ GRBL_DIALECT = Dialect(
 
 MARLIN_DIALECT = Dialect(
     firmware=MARLIN,
+    display_name="Marlin",
+    numbered_lines=True,
     power_on_motion_mode=None,  # Marlin has no modal motion at all
     power_on_feed_mm_min=MARLIN_DEFAULT_FEED_MM_MIN,
     modal_motion=False,

@@ -85,8 +85,8 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
         envelope = parse_envelope(options["envelope"]) if options["envelope"] else UNBOUNDED
-        make = gcode.grbl_profile if options["firmware"] == "grbl" else gcode.marlin_profile
-        program, report = gcode.check_program(path.read_text(errors="replace"), make(envelope))
+        profile = gcode.profile_for(options["firmware"], envelope)
+        program, report = gcode.check_program(path.read_text(errors="replace"), profile)
         if not report.ok:
             shown = "\n".join(f"  {issue}" for issue in report.errors[:20])
             raise CommandError(f"{path} was not sent; fix these first:\n{shown}", returncode=2)
