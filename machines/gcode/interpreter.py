@@ -394,33 +394,42 @@ class _Interpreter:
         has_axes: bool,
         machine: bool,
     ) -> None:
-        dialect = self.dialect
-        if explicit is None and not dialect.modal_motion:
+        """Run the line's move, if it asks for one, in its explicit motion mode or the modal one."""
+        if explicit is None and not self.dialect.modal_motion:
             return  # without modal motion, "M205 X8" is not a move
         if explicit is not None:
             self.motion_mode = explicit
         mode = self.motion_mode
-        extrusion_given = dialect.extrudes and "E" in params
-        is_arc = mode in (CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC)
-        # Where an arc needs no in-plane axis word (Marlin), "G2 I10" is a full circle.
-        full_circle = (
-            is_arc and not dialect.arc_needs_plane_axis and any(letter in params for letter in "IJR")
-        )
-        if not (has_axes or extrusion_given or full_circle):
-            return
-        if mode is None or mode == CANCEL_MOTION:
-            self._issue(line, "axis words but no motion mode is active (G80 or none)")
-            return
-        if machine and mode not in (RAPID, LINEAR):
-            self._issue(line, "G53 (machine coordinates) works only with G0 or G1")
+        if not self._asks_for_a_move(mode, params, has_axes) or self._refuse_motion(line, mode, machine):
             return
         target = self._target(params, machine)
         extrusion = self._extrusion(params)
         rate = self._rate(line, mode, params)
-        if is_arc:
+        if mode in (CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC):
             self._arc_move(line, mode == CLOCKWISE_ARC, target, params, rate, extrusion)
         else:
             self._linear_move(line, target, rate, extrusion, rapid=mode == RAPID)
+
+    def _asks_for_a_move(self, mode: float | None, params: dict[str, float], has_axes: bool) -> bool:
+        """Axis words, an extrusion, or the centre words of a full circle make a line move."""
+        if has_axes:
+            return True
+        dialect = self.dialect
+        if dialect.extrudes and "E" in params:
+            return True
+        # Where an arc needs no in-plane axis word (Marlin), "G2 I10" is a full circle.
+        is_arc = mode in (CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC)
+        return is_arc and not dialect.arc_needs_plane_axis and any(letter in params for letter in "IJR")
+
+    def _refuse_motion(self, line: GcodeLine, mode: float | None, machine: bool) -> bool:
+        """Record why a requested move cannot run and return True; False if it can."""
+        if mode is None or mode == CANCEL_MOTION:
+            self._issue(line, "axis words but no motion mode is active (G80 or none)")
+            return True
+        if machine and mode not in (RAPID, LINEAR):
+            self._issue(line, "G53 (machine coordinates) works only with G0 or G1")
+            return True
+        return False
 
     def _rate(self, line: GcodeLine, mode: float, params: dict[str, float]) -> float:
         """Programmed speed in mm/min; inverse-time rates are resolved per move (negative)."""
