@@ -258,15 +258,19 @@ class StreamSession:
         """Pump once; return ``(outcome, reason)`` once the job failed or completed, else None."""
         halted = self._pump()
         if halted is not None or self.engine.state is EngineState.FAILED:
+            reason = halted or self.engine.failed or "failed"
             self._shutdown_after_failure()
-            return "failed", halted or self.engine.failed or "failed"
+            return "failed", reason
         if self.engine.state is EngineState.COMPLETE:
             halted = self._await_idle() if self.engine.confirms_stop_by_status else None
             return ("failed", halted) if halted is not None else ("complete", "")
         return None
 
     def _stream_until_done(self) -> tuple[str, str]:
-        """Connect, then alternate control commands and pumping until the run ends; never returns early."""
+        """Connect, then alternate control commands and pumping; return ``(outcome, reason)`` at the end.
+
+        Raises TransportLost if the port goes away (``run`` turns that into the "lost" outcome).
+        """
         self.engine.load(self.lines)
         self._write(self.engine.handshake(self.clock()))
         while True:
