@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from machines import actions, gcode, streaming, transport
+from machines import actions, gcode, protocol, streaming, transport
 from mes.core.queues import machine_id_of_queue
 from mes.production import actions as production
 from mes.production import selectors as production_selectors
@@ -22,20 +22,12 @@ from mes.production.models import Machine
 
 log = logging.getLogger(__name__)
 
-# GRBL work offsets are set from the MES's record before streaming, so that the machine runs in exactly the
-# frame the program was validated in (G10 L2 P1..P6 is G54..G59).
-WCS_NUMBERS = {f"G5{4 + n}": n + 1 for n in range(6)}
-
 
 def prelude_lines(machine: Machine) -> list[tuple[int, str]]:
-    """Lines sent before the program: homing if the machine needs it, then its recorded work offsets."""
-    if machine.firmware != "grbl":
-        return []  # printer programs home themselves (G28 in their start code)
-    lines = [(0, "$H")] if machine.requires_homing else []
-    for name, (x, y, z) in sorted((machine.work_offsets or {}).items()):
-        if name in WCS_NUMBERS:
-            lines.append((0, f"G10 L2 P{WCS_NUMBERS[name]} X{x:.3f} Y{y:.3f} Z{z:.3f}"))
-    return lines
+    """Lines sent before the program: what the machine's engine needs to run it in the validated frame."""
+    engine = protocol.engine_class(machine.firmware)
+    texts = engine.job_prelude(home=machine.requires_homing, work_offsets=machine.work_offsets or {})
+    return [(0, text) for text in texts]
 
 
 class _MesHooks:

@@ -1,7 +1,9 @@
 """The streaming loop: one protocol engine, one serial port, control commands and reporting hooks.
 
 This is the only I/O loop around the sans-I/O engines; the MES runner and the ``stream`` command both use it.
-It knows nothing of Django: the caller passes hooks for control commands, progress and telemetry.
+It knows nothing of Django: the caller passes hooks for control commands, progress and telemetry. Nor does it
+know any firmware: what an E-STOP looks like on the wire, how "finished" is confirmed and whether a cancel
+needs draining are all asked of the engine (see ``ProtocolEngine``).
 
 Threads: the loop runs in the caller's thread. A control thread polls ``hooks.poll_commands()`` every
 ``control_interval`` seconds; an E-STOP is written to the wire by that thread at once (under the write
@@ -18,18 +20,18 @@ from dataclasses import dataclass, field
 from machines import transport
 from machines.protocol import (
     EngineState,
-    GrblEngine,
     Halted,
-    MarlinEngine,
     ProtocolEngine,
     StatusReport,
     Temperatures,
+    engine_for,
 )
 
 log = logging.getLogger(__name__)
 
-# What each firmware's emergency stop looks like on the wire (the engine is told afterwards).
-ESTOP_BYTES = {GrblEngine: b"!\x18", MarlinEngine: b"M112\n"}
+__all__ = ["StreamHooks", "StreamResult", "StreamSession", "engine_for"]
+
+# How long a cancel may keep the port open for the engine's last bytes (e.g. GRBL's reset after its hold).
 CANCEL_DRAIN_S = 15.0
 
 
@@ -93,10 +95,7 @@ class StreamSession:
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        # "Complete" means the machine stands still, not only that every line was acknowledged: Marlin's
-        # M400 answers once its moves are done; GRBL is watched until it reports Idle (see _await_idle).
-        if isinstance(self.engine, MarlinEngine) and (not self.lines or self.lines[-1][1] != "M400"):
-            self.lines = [*self.lines, (0, "M400")]
+        self.lines = self._with_settle_command(self.lines)
         self._idle_reports = 0
         self._write_lock = threading.Lock()
         self._commands: list[str] = []
@@ -109,6 +108,18 @@ class StreamSession:
         self._last_progress = -1.0
         self._last_telemetry = -1.0
 
+    def _with_settle_command(self, lines: Sequence[tuple[int, str]]) -> Sequence[tuple[int, str]]:
+        """``lines`` ending with the engine's settle command, if it has one.
+
+        "Complete" means the machine stands still, not only that every line was acknowledged: an engine
+        whose firmware answers a settle command only after its moves are done gets it appended; the
+        others are watched until they report Idle (see ``_await_idle``).
+        """
+        settle = self.engine.settle_command()
+        if settle is None or (lines and lines[-1][1] == settle):
+            return lines
+        return [*lines, (0, settle)]
+
     # -- wire -------------------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
         if not data:
@@ -120,7 +131,7 @@ class StreamSession:
             self._written += len(data)
 
     def _estop_bytes(self) -> bytes:
-        return ESTOP_BYTES.get(type(self.engine), b"")
+        return self.engine.estop_bytes()  # pure, so safe from the control thread
 
     def _send_estop(self) -> None:
         with self._write_lock:
@@ -183,8 +194,8 @@ class StreamSession:
         """Apply a control command to the engine; return an outcome if it ends the run."""
         engine = self.engine
         if command == "estop":
-            engine.emergency_stop()  # bytes already on the wire
-            self._write(engine.safe_shutdown() if isinstance(engine, MarlinEngine) else b"")
+            engine.emergency_stop()  # its bytes are already on the wire (written by the control thread)
+            self._write(engine.safe_shutdown())  # whatever the engine still wants said after a stop
             return "estop"
         if command == "pause" and engine.state is EngineState.STREAMING:
             self._write(engine.pause())
@@ -204,7 +215,10 @@ class StreamSession:
         return self._observe(self.engine.receive_data(data, self.clock()), now)
 
     def _await_idle(self) -> str | None:
-        """After GRBL acknowledged the last line, wait for a status report saying it stopped moving."""
+        """After the last acknowledgement, wait for a status report saying the machine stopped moving.
+
+        Return a failure reason if the engine halts meanwhile, else None.
+        """
         seen = self._idle_reports
         while self._idle_reports == seen:
             halted = self._pump()
@@ -213,9 +227,9 @@ class StreamSession:
         return None
 
     def _drain_cancel(self) -> None:
-        """Let a GRBL cancel finish its feed hold and soft reset before the port closes."""
+        """Let a cancel write what the engine still owes (a reset after a hold...) before the port closes."""
         deadline = self.clock() + CANCEL_DRAIN_S
-        while getattr(self.engine, "pending_reset", False) and self.clock() < deadline:
+        while self.engine.draining and self.clock() < deadline:
             self._pump()
 
     def _shutdown_after_failure(self) -> None:
@@ -225,39 +239,52 @@ class StreamSession:
         except transport.TransportLost:
             pass  # nothing more can be said to a machine that is gone
 
+    def _apply_pending_commands(self) -> tuple[str, str] | None:
+        """Act on the control commands that arrived; return ``(outcome, reason)`` if one ended the run."""
+        commands = self._take_commands()
+        ended = None
+        for command in commands:
+            outcome = self._apply(command)
+            if outcome:
+                ended = (outcome, "emergency stop" if outcome == "estop" else "cancelled")
+                break
+        if commands and self.hooks.on_commands_applied:
+            self.hooks.on_commands_applied()
+        if ended is not None and ended[0] == "cancelled":
+            self._drain_cancel()
+        return ended
+
+    def _stream_turn(self) -> tuple[str, str] | None:
+        """Pump once; return ``(outcome, reason)`` once the job failed or completed, else None."""
+        halted = self._pump()
+        if halted is not None or self.engine.state is EngineState.FAILED:
+            reason = halted or self.engine.failed or "failed"
+            self._shutdown_after_failure()
+            return "failed", reason
+        if self.engine.state is EngineState.COMPLETE:
+            halted = self._await_idle() if self.engine.confirms_stop_by_status else None
+            return ("failed", halted) if halted is not None else ("complete", "")
+        return None
+
+    def _stream_until_done(self) -> tuple[str, str]:
+        """Connect, then alternate control commands and pumping; return ``(outcome, reason)`` at the end.
+
+        Raises TransportLost if the port goes away (``run`` turns that into the "lost" outcome).
+        """
+        self.engine.load(self.lines)
+        self._write(self.engine.handshake(self.clock()))
+        while True:
+            ended = self._apply_pending_commands() or self._stream_turn()
+            if ended is not None:
+                return ended
+
     def run(self) -> StreamResult:
         """Run to the end and return what happened. Never raises for machine or wire trouble."""
         started = self.clock()
         control = threading.Thread(target=self._control_loop, name="mes-control", daemon=True)
         control.start()
-        outcome, reason = "complete", ""
         try:
-            self.engine.load(self.lines)
-            self._write(self.engine.handshake(self.clock()))
-            while True:
-                commands = self._take_commands()
-                for command in commands:
-                    ended = self._apply(command)
-                    if ended:
-                        outcome = ended
-                        reason = "emergency stop" if ended == "estop" else "cancelled"
-                        break
-                if commands and self.hooks.on_commands_applied:
-                    self.hooks.on_commands_applied()
-                if outcome != "complete":
-                    if outcome == "cancelled":
-                        self._drain_cancel()
-                    break
-                halted = self._pump()
-                if halted is not None or self.engine.state is EngineState.FAILED:
-                    outcome, reason = "failed", halted or self.engine.failed or "failed"
-                    self._shutdown_after_failure()
-                    break
-                if self.engine.state is EngineState.COMPLETE:
-                    halted = self._await_idle() if isinstance(self.engine, GrblEngine) else None
-                    if halted is not None:
-                        outcome, reason = "failed", halted
-                    break
+            outcome, reason = self._stream_until_done()
         except transport.TransportLost as exc:
             outcome, reason = "lost", str(exc)
         finally:
@@ -277,12 +304,3 @@ class StreamSession:
             bytes_read=self._read,
             estop_sent_at=self._estop_at,
         )
-
-
-def engine_for(firmware: str, **options) -> ProtocolEngine:
-    """A fresh protocol engine for ``firmware`` ("grbl" or "marlin")."""
-    if firmware == "grbl":
-        return GrblEngine(**options)
-    if firmware == "marlin":
-        return MarlinEngine(**options)
-    raise ValueError(f"unknown firmware {firmware!r}")

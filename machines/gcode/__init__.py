@@ -16,6 +16,8 @@ each grey-area decision), :mod:`.interpreter` (modal state and machine
 coordinates), :mod:`.arcs` (G2/G3 geometry), :mod:`.validation`, :mod:`.estimation`.
 """
 
+from machines.gcode import dialects, interpreter
+from machines.gcode.dialects import DIALECTS, Dialect, dialect_for
 from machines.gcode.estimation import Estimate, estimate_program, filament_grams
 from machines.gcode.issues import GcodeIssue, GcodeSyntaxError
 from machines.gcode.parser import (
@@ -34,15 +36,18 @@ from machines.gcode.profiles import (
     MachineProfile,
     grbl_profile,
     marlin_profile,
+    profile_for,
 )
 from machines.gcode.validation import ValidationReport, check_program, validate_program
 
 __all__ = [
     "ASSIGNMENT_WORD",
+    "DIALECTS",
     "GRBL_ALLOWED_COMMANDS",
     "MARLIN_ALLOWED_COMMANDS",
     "SYSTEM_WORD",
     "TEXT_WORD",
+    "Dialect",
     "Envelope",
     "Estimate",
     "GcodeIssue",
@@ -52,11 +57,15 @@ __all__ = [
     "ParsedProgram",
     "ValidationReport",
     "check_program",
+    "dialect_for",
+    "dialects",
     "estimate_program",
     "filament_grams",
     "grbl_profile",
+    "interpreter",
     "marlin_profile",
     "parse_line",
     "parse_program",
+    "profile_for",
     "validate_program",
 ]

@@ -12,18 +12,51 @@ G93/G94, Marlin M82/M83 for E) and produces, in program order:
 
 Validation and estimation both consume the same trace, so they can never disagree
 about where the tool is. Lines that failed to parse have no words and are skipped.
+
+The interpreter knows no firmware: which of its operations a G/M code performs, and
+the facts in which firmwares disagree, come from the profile's dialect
+(:mod:`.dialects`), through dispatch tables bound once per program.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from machines.gcode.arcs import PLANES, ArcError, center_from_radius, check_radius_match, trace_arc
+from machines.gcode.dialects import (
+    CANCEL_MOTION,
+    CLOCKWISE_ARC,
+    COUNTERCLOCKWISE_ARC,
+    LINEAR,
+    MACHINE_COORDINATES,
+    MARLIN_DEFAULT_FEED_MM_MIN,
+    MOTION_CODES,
+    PROBE_MOVES,
+    RAPID,
+    Dialect,
+    dialect_for,
+)
 from machines.gcode.issues import GcodeIssue
 from machines.gcode.parser import SYSTEM_WORD, GcodeLine, ParsedProgram
-from machines.gcode.profiles import GRBL, WORK_OFFSET_NAMES, MachineProfile, Vec3
+from machines.gcode.profiles import WORK_OFFSET_NAMES, MachineProfile, Vec3
+
+__all__ = [
+    "CANCEL_MOTION",
+    "CLOCKWISE_ARC",
+    "COUNTERCLOCKWISE_ARC",
+    "LINEAR",
+    "MARLIN_DEFAULT_FEED_MM_MIN",
+    "MOTION_CODES",
+    "PROBE_MOVES",
+    "RAPID",
+    "Motion",
+    "Pause",
+    "Trace",
+    "trace_program",
+]
 
 MM_PER_INCH = 25.4
 AXIS_LETTERS = "XYZ"
@@ -34,18 +67,6 @@ BED_HEAT_WAIT_SECONDS = 90.0  # M190
 MARLIN_HOMING_SECONDS = 15.0  # G28
 GRBL_HOMING_SECONDS = 20.0  # $H
 BED_PROBING_SECONDS = 60.0  # G29
-# Marlin's power-on feed rate, used until the program sets F.
-MARLIN_DEFAULT_FEED_MM_MIN = 1500.0
-
-RAPID = 0.0
-LINEAR = 1.0
-CLOCKWISE_ARC = 2.0
-COUNTERCLOCKWISE_ARC = 3.0
-PROBE_MOVES = (38.2, 38.3, 38.4, 38.5)
-CANCEL_MOTION = 80.0
-MOTION_CODES = frozenset({RAPID, LINEAR, CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC, CANCEL_MOTION, *PROBE_MOVES})
-# Non-modal commands that take the line's axis words for themselves.
-AXIS_USING_COMMANDS = frozenset({10.0, 28.0, 30.0, 43.1, 92.0})
 
 
 class Motion(NamedTuple):
@@ -104,10 +125,23 @@ def trace_program(program: ParsedProgram, profile: MachineProfile) -> Trace:
     return trace
 
 
+# A handler gets the line, the code it was dispatched for (a number, or "$H" for a system command), and the
+# line's numeric words.
+Handler = Callable[[GcodeLine, Any, dict[str, float]], None]
+_K = TypeVar("_K", float, str)
+
+
 class _Interpreter:
+    """The machine model one program runs on: position, offsets and modes, plus the steps and issues so far.
+
+    Contract: call ``execute`` once per parsed line with words, in program order; ``steps`` and ``issues``
+    then hold the trace. Every handler named in the dialect's tables takes ``(line, code, params)``, where
+    ``params`` are the line's numeric words other than G, M and T.
+    """
+
     def __init__(self, profile: MachineProfile) -> None:
         self.profile = profile
-        self.grbl = profile.firmware == GRBL
+        self.dialect: Dialect = dialect_for(profile.firmware)
         self.steps: list[Motion | Pause] = []
         self.issues: list[GcodeIssue] = []
         self.position = list(profile.home_position)
@@ -116,97 +150,132 @@ class _Interpreter:
         self.extruder_absolute = True
         self.scale = 1.0  # mm per program unit
         self.plane = 17
-        # GRBL powers up in G0; Marlin has no modal motion at all.
-        self.motion_mode: float | None = RAPID if self.grbl else None
-        self.feed_mm_min: float | None = None if self.grbl else MARLIN_DEFAULT_FEED_MM_MIN
+        self.motion_mode: float | None = self.dialect.power_on_motion_mode
+        self.feed_mm_min: float | None = self.dialect.power_on_feed_mm_min
         self.inverse_time = False
         self.active_offset = "G54"
         self.work_offsets = {name: list(profile.work_offset(name)) for name in WORK_OFFSET_NAMES}
         self.g92_offset = [0.0, 0.0, 0.0]
         self.tool_length = 0.0
+        self._bind_handlers(self.dialect)
+
+    def _bind_handlers(self, dialect: Dialect) -> None:
+        # Bound once per program rather than looked up per word: the tables are the hot path's dispatch.
+        self._early_mcodes = self._bind(dialect.early_mcodes)
+        self._mode_gcodes = self._bind(dialect.mode_gcodes)
+        self._modal_gcodes = self._bind(dialect.modal_gcodes)
+        self._axis_gcodes = self._bind(dialect.axis_gcodes)
+        self._pre_motion_gcodes = self._bind(dialect.pre_motion_gcodes)
+        self._late_mcodes = self._bind(dialect.late_mcodes)
+        self._system_commands = self._bind(dialect.system_commands)
+
+    def _bind(self, table: Mapping[_K, str]) -> dict[_K, Handler]:
+        return {code: getattr(self, method_name) for code, method_name in table.items()}
 
     # -- dispatch -------------------------------------------------------------
 
     def execute(self, line: GcodeLine) -> None:
+        """Run one line: its phases in GRBL's order of execution, each dispatched through its table."""
         if line.command is not None and line.command.startswith("$"):
             self._system_command(line)
             return
         gcodes, mcodes, params = _split_words(line)
-        if not self.grbl and line.command is None:
-            self._issue(line, "Marlin needs a G, M or T command on every line")
+        if line.command is None and self.dialect.bare_line_issue is not None:
+            self._issue(line, self.dialect.bare_line_issue)
             return
-        self._extruder_modes(mcodes)
+        if mcodes:  # hot path: skip the call for the many lines without M codes
+            self._run_codes(self._early_mcodes, mcodes, line, params)
         self._modes(line, gcodes, params)
         self._movement(line, gcodes, params)
-        self._after_motion(line, mcodes)
+        if mcodes:
+            self._run_codes(self._late_mcodes, mcodes, line, params)
+
+    @staticmethod
+    def _run_codes(
+        table: dict[float, Handler], codes: list[float], line: GcodeLine, params: dict[str, float]
+    ) -> None:
+        """Call the handler of each code found in ``table``, in line order; other phases own the rest."""
+        if not table:
+            return  # hot path: most phases of most lines have nothing to run
+        for code in codes:
+            handler = table.get(code)
+            if handler is not None:
+                handler(line, code, params)
 
     def _issue(self, line: GcodeLine, reason: str) -> None:
         self.issues.append(GcodeIssue(line.source_line, reason))
 
     # -- modal state ----------------------------------------------------------
 
-    def _extruder_modes(self, mcodes: list[float]) -> None:
-        if self.grbl:
-            return
-        for code in mcodes:
-            if code == 82.0:
-                self.extruder_absolute = True
-            elif code == 83.0:
-                self.extruder_absolute = False
-
     def _modes(self, line: GcodeLine, gcodes: list[float], params: dict[str, float]) -> None:
         """Apply everything that changes state before the line's movement, in GRBL's order."""
-        for code in gcodes:
-            if code == 93.0:
-                self.inverse_time = True
-            elif code == 94.0:
-                if self.inverse_time:
-                    self.feed_mm_min = None  # GRBL forgets F when leaving inverse time
-                self.inverse_time = False
-            elif code in (20.0, 21.0):
-                self.scale = MM_PER_INCH if code == 20.0 else 1.0
+        if gcodes:
+            self._run_codes(self._mode_gcodes, gcodes, line, params)
         if "F" in params and not self.inverse_time:
             self.feed_mm_min = params["F"] * self.scale
-        for code in gcodes:
-            self._modal_code(line, code, params)
+        if gcodes:
+            self._run_codes(self._modal_gcodes, gcodes, line, params)
 
-    def _modal_code(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
-        if code == 4.0:
-            self._dwell(line, params)
-        elif code in (17.0, 18.0, 19.0):
-            self.plane = int(code)
-        elif code == 43.1:
-            self.tool_length = params.get("Z", 0.0) * self.scale
-        elif code == 49.0:
-            self.tool_length = 0.0
-        elif 54.0 <= code <= 59.0 and code.is_integer():
-            self.active_offset = f"G{int(code)}"
-        elif code == 90.0:
-            self.absolute = self.extruder_absolute = True
-        elif code == 91.0:
-            self.absolute = self.extruder_absolute = False
-        elif code == 92.1:
-            self.g92_offset = [0.0, 0.0, 0.0]
+    def _extruder_absolute(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.extruder_absolute = True
 
-    def _dwell(self, line: GcodeLine, params: dict[str, float]) -> None:
-        # GRBL's P is seconds; Marlin's P is milliseconds and S is seconds.
-        marlin_seconds = params.get("S", params.get("P", 0.0) / 1000.0)
-        seconds = params.get("P", 0.0) if self.grbl else marlin_seconds
+    def _extruder_relative(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.extruder_absolute = False
+
+    def _inverse_time_on(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.inverse_time = True
+
+    def _units_per_minute(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        if self.inverse_time:
+            self.feed_mm_min = None  # GRBL forgets F when leaving inverse time
+        self.inverse_time = False
+
+    def _inches(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.scale = MM_PER_INCH
+
+    def _millimetres(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.scale = 1.0
+
+    def _select_plane(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.plane = int(code)
+
+    def _set_tool_length(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.tool_length = params.get("Z", 0.0) * self.scale
+
+    def _cancel_tool_length(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.tool_length = 0.0
+
+    def _select_work_offset(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.active_offset = f"G{int(code)}"
+
+    def _absolute(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.absolute = self.extruder_absolute = True
+
+    def _relative(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.absolute = self.extruder_absolute = False
+
+    def _clear_position_shift(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.g92_offset = [0.0, 0.0, 0.0]
+
+    def _dwell(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        seconds = self.dialect.dwell_seconds(params)
         if seconds < 0:
             self._issue(line, "dwell time cannot be negative")
             return
         self.steps.append(Pause(line.source_line, seconds))
 
-    def _after_motion(self, line: GcodeLine, mcodes: list[float]) -> None:
-        for code in mcodes:
-            if self.grbl and code in (2.0, 30.0):
-                self._program_end()
-            elif not self.grbl and code == 109.0:
-                self.steps.append(Pause(line.source_line, HOTEND_HEAT_WAIT_SECONDS))
-            elif not self.grbl and code == 190.0:
-                self.steps.append(Pause(line.source_line, BED_HEAT_WAIT_SECONDS))
+    # -- waits the program cannot time ----------------------------------------
 
-    def _program_end(self) -> None:
+    def _wait_for_hotend(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.steps.append(Pause(line.source_line, HOTEND_HEAT_WAIT_SECONDS))
+
+    def _wait_for_bed(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.steps.append(Pause(line.source_line, BED_HEAT_WAIT_SECONDS))
+
+    def _wait_for_bed_probing(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        self.steps.append(Pause(line.source_line, BED_PROBING_SECONDS))
+
+    def _program_end(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
         # GRBL's M2/M30 reset (gcode.c, PROGRAM_FLOW_COMPLETED).
         self.motion_mode = LINEAR
         self.plane = 17
@@ -217,39 +286,48 @@ class _Interpreter:
     # -- movement and axis-word commands --------------------------------------
 
     def _movement(self, line: GcodeLine, gcodes: list[float], params: dict[str, float]) -> None:
-        axis_commands = [code for code in gcodes if code in AXIS_USING_COMMANDS]
+        """Give the axis words to the one command that claims them: a non-modal command or a motion."""
+        axis_commands = [code for code in gcodes if code in self._axis_gcodes]
         motions = [code for code in gcodes if code in MOTION_CODES]
         if len(motions) > 1 or len(axis_commands) > 1:
             self._issue(line, "more than one command on this line wants the axis words")
             return
         has_axis_words = "X" in params or "Y" in params or "Z" in params
         if axis_commands:
-            if motions and has_axis_words:
-                self._issue(line, f"G{axis_commands[0]:g} and G{motions[0]:g} both claim the axis words")
-                return
-            self._axis_command(line, axis_commands[0], params)
-            if motions:
-                self.motion_mode = motions[0]
+            self._axis_command(line, axis_commands[0], motions, params, has_axis_words)
             return
-        if not self.grbl and 29.0 in gcodes:
-            self.steps.append(Pause(line.source_line, BED_PROBING_SECONDS))
+        if self._pre_motion_gcodes:
+            # dict.fromkeys: a wait written twice on one line is still one wait.
+            self._run_codes(self._pre_motion_gcodes, list(dict.fromkeys(gcodes)), line, params)
         explicit = motions[0] if motions else None
-        self._motion(line, explicit, params, has_axis_words, 53.0 in gcodes)
+        self._motion(line, explicit, params, has_axis_words, MACHINE_COORDINATES in gcodes)
 
-    def _axis_command(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
-        if code == 10.0:
-            if self.grbl:  # on Marlin G10 is a firmware retract, not a work offset
-                self._set_work_offset(line, params)
-        elif code == 92.0:
-            self._set_position(line, params)
-        elif code == 43.1:
-            pass  # the Z word is the tool length, already applied with the modes
-        elif self.grbl:
-            self._grbl_go_home(line, params)
-        elif code == 28.0:
-            self._marlin_home(line, params)
+    def _axis_command(
+        self,
+        line: GcodeLine,
+        code: float,
+        motions: list[float],
+        params: dict[str, float],
+        has_axis_words: bool,
+    ) -> None:
+        """Run non-modal ``code`` with the axis words; a motion code beside it only sets the mode."""
+        if motions and has_axis_words:
+            self._issue(line, f"G{code:g} and G{motions[0]:g} both claim the axis words")
+            return
+        self._axis_gcodes[code](line, code, params)
+        if motions:
+            self.motion_mode = motions[0]
 
-    def _set_work_offset(self, line: GcodeLine, params: dict[str, float]) -> None:
+    def _tool_length_already_set(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        """G43.1's Z word is the tool length, already applied with the modal codes; nothing moves."""
+
+    def _firmware_retract(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        """A firmware retract moves only the filament, by an amount the program does not state."""
+
+    def _probe_in_place(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        """A single-point probe ends where it started, as far as the trace can know."""
+
+    def _set_work_offset(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
         mode = params.get("L")
         slot = params.get("P")
         if mode not in (2.0, 20.0):
@@ -271,9 +349,9 @@ class _Interpreter:
                 tool = self.tool_length if axis == 2 else 0.0
                 offset[axis] = self.position[axis] - self.g92_offset[axis] - tool - value
 
-    def _set_position(self, line: GcodeLine, params: dict[str, float]) -> None:
+    def _set_position(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
         has_axes = any(letter in params for letter in AXIS_LETTERS)
-        if self.grbl and not has_axes:
+        if self.dialect.set_position_needs_axis and not has_axes:
             self._issue(line, "G92 needs at least one axis word")
             return
         offset = self.work_offsets[self.active_offset]
@@ -282,10 +360,10 @@ class _Interpreter:
                 tool = self.tool_length if axis == 2 else 0.0
                 value = params[letter] * self.scale
                 self.g92_offset[axis] = self.position[axis] - offset[axis] - tool - value
-        if not self.grbl and "E" in params:
+        if self.dialect.extrudes and "E" in params:
             self.extruder = params["E"] * self.scale
 
-    def _grbl_go_home(self, line: GcodeLine, params: dict[str, float]) -> None:
+    def _go_to_stored_position(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
         """G28/G30: optional rapid to an intermediate point, then to the stored position.
 
         With axis words only those axes go to the stored position (GRBL 1.1).
@@ -299,7 +377,8 @@ class _Interpreter:
             home[axis] = self.profile.home_position[axis]
         self._linear_move(line, home, self.profile.rapid_mm_min, 0.0, rapid=True)
 
-    def _marlin_home(self, line: GcodeLine, params: dict[str, float]) -> None:
+    def _home_axes_and_wait(self, line: GcodeLine, code: float, params: dict[str, float]) -> None:
+        """Home the named axes (all if none) in place, without a traced path, and allow for the time."""
         # G28 X0 homes X only: Marlin ignores the values. Homing clears G92 shifts.
         named = [axis for axis, letter in enumerate(AXIS_LETTERS) if letter in params]
         for axis in named or range(3):
@@ -315,30 +394,42 @@ class _Interpreter:
         has_axes: bool,
         machine: bool,
     ) -> None:
-        if not self.grbl and explicit is None:
-            return  # Marlin has no modal motion: "M205 X8" is not a move
+        """Run the line's move, if it asks for one, in its explicit motion mode or the modal one."""
+        if explicit is None and not self.dialect.modal_motion:
+            return  # without modal motion, "M205 X8" is not a move
         if explicit is not None:
             self.motion_mode = explicit
         mode = self.motion_mode
-        extrusion_given = not self.grbl and "E" in params
-        is_arc = mode in (CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC)
-        # Marlin treats "G2 I10" (no axis words) as a full circle.
-        full_circle = is_arc and not self.grbl and any(letter in params for letter in "IJR")
-        if not (has_axes or extrusion_given or full_circle):
-            return
-        if mode is None or mode == CANCEL_MOTION:
-            self._issue(line, "axis words but no motion mode is active (G80 or none)")
-            return
-        if machine and mode not in (RAPID, LINEAR):
-            self._issue(line, "G53 (machine coordinates) works only with G0 or G1")
+        if not self._asks_for_a_move(mode, params, has_axes) or self._refuse_motion(line, mode, machine):
             return
         target = self._target(params, machine)
         extrusion = self._extrusion(params)
         rate = self._rate(line, mode, params)
-        if is_arc:
+        if mode in (CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC):
             self._arc_move(line, mode == CLOCKWISE_ARC, target, params, rate, extrusion)
         else:
             self._linear_move(line, target, rate, extrusion, rapid=mode == RAPID)
+
+    def _asks_for_a_move(self, mode: float | None, params: dict[str, float], has_axes: bool) -> bool:
+        """Axis words, an extrusion, or the centre words of a full circle make a line move."""
+        if has_axes:
+            return True
+        dialect = self.dialect
+        if dialect.extrudes and "E" in params:
+            return True
+        # Where an arc needs no in-plane axis word (Marlin), "G2 I10" is a full circle.
+        is_arc = mode in (CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC)
+        return is_arc and not dialect.arc_needs_plane_axis and any(letter in params for letter in "IJR")
+
+    def _refuse_motion(self, line: GcodeLine, mode: float | None, machine: bool) -> bool:
+        """Record why a requested move cannot run and return True; False if it can."""
+        if mode is None or mode == CANCEL_MOTION:
+            self._issue(line, "axis words but no motion mode is active (G80 or none)")
+            return True
+        if machine and mode not in (RAPID, LINEAR):
+            self._issue(line, "G53 (machine coordinates) works only with G0 or G1")
+            return True
+        return False
 
     def _rate(self, line: GcodeLine, mode: float, params: dict[str, float]) -> float:
         """Programmed speed in mm/min; inverse-time rates are resolved per move (negative)."""
@@ -374,7 +465,7 @@ class _Interpreter:
         return self.work_offsets[self.active_offset][axis] + self.g92_offset[axis] + tool
 
     def _extrusion(self, params: dict[str, float]) -> float:
-        if self.grbl or "E" not in params:
+        if not self.dialect.extrudes or "E" not in params:
             return 0.0
         millimetres = params["E"] * self.scale
         if self.extruder_absolute:
@@ -439,7 +530,7 @@ class _Interpreter:
         start = _vec(self.position)
         end = _vec(target)
         in_plane = (AXIS_LETTERS[first], AXIS_LETTERS[second])
-        if self.grbl and not any(letter in params for letter in in_plane):
+        if self.dialect.arc_needs_plane_axis and not any(letter in params for letter in in_plane):
             self._issue(line, f"arc needs an {in_plane[0]} or {in_plane[1]} word in the selected plane")
             self.position = target
             return
@@ -492,18 +583,22 @@ class _Interpreter:
         )
         return center
 
-    # -- GRBL system commands -------------------------------------------------
+    # -- system commands ($H, $J) ---------------------------------------------
 
     def _system_command(self, line: GcodeLine) -> None:
-        if line.command == "$H":
-            self.position = list(self.profile.home_position)
-            self.steps.append(Pause(line.source_line, GRBL_HOMING_SECONDS))
-        elif line.command == "$J":
-            self._jog(line)
+        """Dispatch a ``$`` command; the others ($X, $C...) change nothing the trace models."""
+        handler = self._system_commands.get(line.command)
+        if handler is not None:
+            _gcodes, _mcodes, params = _split_words(line)
+            handler(line, line.command, params)
 
-    def _jog(self, line: GcodeLine) -> None:
+    def _home_all_and_wait(self, line: GcodeLine, command: str, params: dict[str, float]) -> None:
+        self.position = list(self.profile.home_position)
+        self.steps.append(Pause(line.source_line, GRBL_HOMING_SECONDS))
+
+    def _jog(self, line: GcodeLine, command: str, params: dict[str, float]) -> None:
         """``$J=``: a feed move whose G20/G21/G90/G91/G53 apply to this line only."""
-        gcodes, _mcodes, params = _split_words(line)
+        gcodes, _mcodes, _params = _split_words(line)
         saved = (self.absolute, self.scale)
         machine = False
         for code in gcodes:

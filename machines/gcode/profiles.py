@@ -59,6 +59,7 @@ MARLIN_ALLOWED_COMMANDS = frozenset(
 # line number; both are handled separately).
 GRBL_PARAMETER_LETTERS = frozenset("FIJKLPRSXYZ")
 MARLIN_PARAMETER_LETTERS = frozenset(string.ascii_uppercase) - frozenset("GMNT")
+PARAMETER_LETTERS = {GRBL: GRBL_PARAMETER_LETTERS, MARLIN: MARLIN_PARAMETER_LETTERS}
 
 
 @dataclass(frozen=True)
@@ -130,11 +131,20 @@ class MachineProfile:
     def accepted_letters(self) -> frozenset[str]:
         if self.parameter_letters is not None:
             return self.parameter_letters
-        return GRBL_PARAMETER_LETTERS if self.firmware == GRBL else MARLIN_PARAMETER_LETTERS
+        return PARAMETER_LETTERS[self.firmware]
 
     def work_offset(self, name: str) -> Vec3:
         """Machine coordinates of work origin ``name``; unset ones are at zero."""
         return self.work_offsets.get(name, (0.0, 0.0, 0.0))
+
+
+def profile_for(firmware: str, envelope: Envelope, **overrides: object) -> MachineProfile:
+    """The default profile of a ``firmware`` machine (``grbl_profile``, ``marlin_profile``...)."""
+    try:
+        make = PROFILE_MAKERS[firmware]
+    except KeyError:
+        raise ValueError(f"firmware must be one of {sorted(FIRMWARES)}, not {firmware!r}") from None
+    return make(envelope, **overrides)
 
 
 def grbl_profile(envelope: Envelope, **overrides: object) -> MachineProfile:
@@ -167,3 +177,7 @@ def marlin_profile(envelope: Envelope, **overrides: object) -> MachineProfile:
     }
     settings.update(overrides)
     return MachineProfile(**settings)  # type: ignore[arg-type]
+
+
+#: Default profile maker by firmware name.
+PROFILE_MAKERS = {GRBL: grbl_profile, MARLIN: marlin_profile}

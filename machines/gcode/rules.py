@@ -31,7 +31,7 @@ import functools
 import re
 
 from machines.gcode.parser import ASSIGNMENT_WORD, GcodeLine
-from machines.gcode.profiles import GRBL
+from machines.gcode.profiles import GRBL, MARLIN
 
 MARLIN_FORBIDDEN = {
     "M28": "it writes a file to the SD card",
@@ -87,16 +87,16 @@ def _command_name(letter: str, value: float) -> str:
 
 def forbidden_reason(firmware: str, command: str, line: GcodeLine) -> str | None:
     """Why ``command`` (found on ``line``) may never run on ``firmware``, or None."""
-    if firmware == GRBL:
-        return _grbl_forbidden_reason(command, line)
-    return MARLIN_FORBIDDEN.get(command)
+    return FORBIDDEN_RULES[firmware](command, line)
 
 
 def warning_reason(firmware: str, command: str) -> str | None:
     """Why ``command`` deserves a warning on ``firmware``, or None."""
-    if firmware == GRBL:
-        return None
-    return MARLIN_WARNED.get(command)
+    return WARNED[firmware].get(command)
+
+
+def _marlin_forbidden_reason(command: str, line: GcodeLine) -> str | None:
+    return MARLIN_FORBIDDEN.get(command)
 
 
 def _grbl_forbidden_reason(command: str, line: GcodeLine) -> str | None:
@@ -112,3 +112,9 @@ def _grbl_forbidden_reason(command: str, line: GcodeLine) -> str | None:
     if command == "$I":
         return "it writes the build info string to EEPROM"
     return None
+
+
+#: Per firmware: why a command on a line may never run (None if it may).
+FORBIDDEN_RULES = {GRBL: _grbl_forbidden_reason, MARLIN: _marlin_forbidden_reason}
+#: Per firmware: commands that run but deserve a warning, with the reason.
+WARNED: dict[str, dict[str, str]] = {GRBL: {}, MARLIN: MARLIN_WARNED}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from machines.gcode.dialects import dialect_for
 from machines.gcode.interpreter import AXIS_LETTERS, Motion, Pause, trace_program
 from machines.gcode.issues import ERROR, WARNING, GcodeIssue
 from machines.gcode.parser import (
@@ -26,17 +27,16 @@ from machines.gcode.parser import (
     ParsedProgram,
     parse_program,
 )
-from machines.gcode.profiles import ANY_TOOL, GRBL, MARLIN, Envelope, MachineProfile
+from machines.gcode.profiles import ANY_TOOL, Envelope, MachineProfile
 from machines.gcode.rules import command_names, forbidden_reason, warning_reason
 
 # Coordinates computed through offsets, inch conversion or arc trigonometry carry
 # float noise; a move this close to the boundary is on it, not past it.
 ENVELOPE_TOLERANCE_MM = 1e-6
-# The sender frames each Marlin line as "N<n> <text>*NN": "N", a space, "*" and two
+# The sender frames each numbered line (Marlin) as "N<n> <text>*NN": "N", a space, "*" and two
 # checksum digits, plus the digits of n.
 MARLIN_FRAMING_CHARACTERS = 5
 _NON_PARAMETER_KEYS = frozenset({"G", "M", "T", SYSTEM_WORD, ASSIGNMENT_WORD, TEXT_WORD})
-_FIRMWARE_NAMES = {GRBL: "GRBL", MARLIN: "Marlin"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _parameter_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIss
     rejected = {letter for letter, _ in line.words} - _NON_PARAMETER_KEYS - profile.accepted_letters
     if not rejected:
         return []
-    firmware = _FIRMWARE_NAMES[profile.firmware]
+    firmware = dialect_for(profile.firmware).display_name
     return [
         GcodeIssue(line.source_line, f"word {letter} is not accepted by {firmware}")
         for letter in sorted(rejected)
@@ -126,7 +126,7 @@ def _is_allowed(name: str, allowed: frozenset[str]) -> bool:
 def _length_issue(line: GcodeLine, profile: MachineProfile, sent_index: int) -> GcodeIssue | None:
     length = len(line.text)
     framing = ""
-    if profile.firmware == MARLIN:
+    if dialect_for(profile.firmware).numbered_lines:
         length += len(str(sent_index)) + MARLIN_FRAMING_CHARACTERS
         framing = " with line number and checksum"
     if length <= profile.max_line_length:

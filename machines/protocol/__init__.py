@@ -27,8 +27,10 @@ from machines.protocol.events import (
 )
 from machines.protocol.grbl import GrblEngine
 from machines.protocol.marlin import MarlinEngine
+from machines.protocol.registry import ENGINES, engine_class, engine_for
 
 __all__ = [
+    "ENGINES",
     "Acknowledged",
     "Alarm",
     "Busy",
@@ -52,4 +54,6 @@ __all__ = [
     "StreamComplete",
     "Temperatures",
     "Unparsed",
+    "engine_class",
+    "engine_for",
 ]

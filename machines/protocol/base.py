@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from machines.protocol.events import (
     Event,
@@ -81,7 +82,18 @@ LineHandler = Callable[[str, float], list[Event]]
 
 
 class ProtocolEngine(ABC):
-    """Host-side protocol state machine; see the module docstring for the call contract."""
+    """Host-side protocol state machine; see the module docstring for the call contract.
+
+    Everything a generic I/O loop must know about a firmware is asked of its engine
+    (``estop_bytes``, ``settle_command``, ``confirms_stop_by_status``, ``draining``,
+    ``job_prelude``...), so a new firmware is one new engine module, never a new branch
+    in the loop.
+    """
+
+    #: The firmware's name, as machines record it ("grbl", "marlin"); the key of the engine registry.
+    firmware: ClassVar[str]
+    #: Whether the constructor takes ``dry_run=True``: check the program on the controller without moving.
+    supports_dry_run: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._state = EngineState.IDLE
@@ -284,4 +296,48 @@ class ProtocolEngine(ABC):
 
     @abstractmethod
     def safe_shutdown(self) -> bytes:
-        """Bytes that leave the machine safe after a Halted job (runner writes, then closes)."""
+        """Bytes that leave the machine safe after a Halted job (runner writes, then closes).
+
+        Also asked right after ``emergency_stop()``: an engine returns there only what is still
+        worth writing to a machine that was just stopped (``b""`` if nothing is).
+        """
+
+    # ------------------------------------------------------------------ firmware facts for the I/O loop
+    @abstractmethod
+    def estop_bytes(self) -> bytes:
+        """The bytes of an emergency stop, as ``emergency_stop()`` returns them.
+
+        Pure: no state changes, safe to call from any thread. The loop writes these from its control
+        thread the moment an E-STOP is requested, and tells the engine (``emergency_stop()``) afterwards.
+        """
+
+    def settle_command(self) -> str | None:
+        """A line the firmware answers only once every move has finished, or None.
+
+        The loop appends it to a program that does not already end with it, so that "every line
+        acknowledged" also means "the machine stands still". Engines whose firmware acknowledges on
+        receipt instead report ``confirms_stop_by_status``.
+        """
+        return None
+
+    @property
+    def confirms_stop_by_status(self) -> bool:
+        """After the last acknowledgement, wait for a status report saying Idle before calling it done."""
+        return False
+
+    @property
+    def draining(self) -> bool:
+        """True while ``cancel()``/``safe_shutdown()`` still owe bytes that later ``poll()`` calls write.
+
+        The loop keeps pumping (for a bounded time) until this is False before it closes the port.
+        """
+        return False
+
+    @classmethod
+    def job_prelude(cls, *, home: bool, work_offsets: Mapping[str, Sequence[float]]) -> list[str]:
+        """Lines to send before a job so that it runs in the frame it was validated in.
+
+        ``home``: the machine must be homed first; ``work_offsets`` maps "G54".."G59" to the machine
+        coordinates of each work origin, as the MES records them. Default: nothing to send.
+        """
+        return []

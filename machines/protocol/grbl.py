@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -187,6 +187,10 @@ _LINE_HANDLERS = {
 }
 
 
+# GRBL's work offsets G54..G59 are slots P1..P6 of ``G10 L2``.
+WCS_NUMBERS = {f"G5{4 + n}": n + 1 for n in range(6)}
+
+
 class GrblEngine(ProtocolEngine):
     """Sans-I/O host side of the GRBL 1.1 serial protocol.
 
@@ -205,6 +209,9 @@ class GrblEngine(ProtocolEngine):
         hold_timeout: after cancel, soft-reset anyway if the feed hold has not
             completed (``Hold:0``) within this many seconds.
     """
+
+    firmware = "grbl"
+    supports_dry_run = True
 
     def __init__(
         self,
@@ -275,6 +282,34 @@ class GrblEngine(ProtocolEngine):
     def pending_reset(self) -> bool:
         """A cancel's soft reset is still waiting for the feed hold to complete (keep polling)."""
         return self._reset_after_hold
+
+    # ------------------------------------------------------------------ firmware facts for the I/O loop
+    @property
+    def draining(self) -> bool:
+        """The soft reset that ends a cancel is still to come (``poll()`` sends it after the hold)."""
+        return self._reset_after_hold
+
+    @property
+    def confirms_stop_by_status(self) -> bool:
+        """GRBL says ``ok`` when a line enters its planner, long before the move ends: watch for Idle."""
+        return True
+
+    def estop_bytes(self) -> bytes:
+        """Feed hold then soft reset, both real-time bytes that GRBL acts on at once."""
+        return RT_FEED_HOLD + RT_SOFT_RESET
+
+    @classmethod
+    def job_prelude(cls, *, home: bool, work_offsets: Mapping[str, Sequence[float]]) -> list[str]:
+        """``$H`` if the mill must be homed, then ``G10 L2`` for each recorded G54..G59 offset.
+
+        The offsets go to the controller so that it cuts in exactly the frame the program was
+        validated in; names outside G54..G59 are ignored.
+        """
+        lines = ["$H"] if home else []
+        for name, (x, y, z) in sorted(work_offsets.items()):
+            if name in WCS_NUMBERS:
+                lines.append(f"G10 L2 P{WCS_NUMBERS[name]} X{x:.3f} Y{y:.3f} Z{z:.3f}")
+        return lines
 
     @property
     def check_mode(self) -> bool:
@@ -397,7 +432,7 @@ class GrblEngine(ProtocolEngine):
         self._inert = True
         self._realtime_out.clear()
         self._reset_after_hold = False
-        return RT_FEED_HOLD + RT_SOFT_RESET
+        return self.estop_bytes()
 
     def _hold_then_reset(self) -> bytes:
         self._reset_after_hold = True

@@ -195,6 +195,8 @@ class MarlinEngine(ProtocolEngine):
         handshake_timeout / handshake_attempts: re-send M110+M115 if unanswered.
     """
 
+    firmware = "marlin"
+
     def __init__(
         self,
         *,
@@ -470,15 +472,29 @@ class MarlinEngine(ProtocolEngine):
         """Unnumbered ``M112`` (handled by Marlin's emergency parser at once)."""
         self._stop("emergency stop")
         self._inert = True
-        return b"M112\n"
+        return self.estop_bytes()
 
     def safe_shutdown(self) -> bytes:
-        """Unnumbered hotend(s)/bed off and fan off; valid whatever the line numbering."""
+        """Unnumbered hotend(s)/bed off and fan off; valid whatever the line numbering.
+
+        Still returned after ``emergency_stop()``: heaters off is right whatever stopped the job.
+        """
         if self._extruder_count > 1:
             hotends = "".join(f"M104 T{tool} S0\n" for tool in range(self._extruder_count))
         else:
             hotends = "M104 S0\n"
         return f"{hotends}M140 S0\nM107\n".encode("ascii")
+
+    # ------------------------------------------------------------------ firmware facts for the I/O loop
+    def estop_bytes(self) -> bytes:
+        """Unnumbered ``M112``: Marlin's emergency parser acts on it before the command queue."""
+        return b"M112\n"
+
+    # No job_prelude: printer programs home themselves (G28 in their start code).
+
+    def settle_command(self) -> str | None:
+        """``M400`` is answered only once the planner is empty, i.e. the machine stands still."""
+        return "M400"
 
     # ------------------------------------------------------------------ receiving
     def _note_received(self, now: float) -> None:

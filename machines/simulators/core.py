@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar
 
 # Characters noise must never produce: line terminators would split a line
 # (that is a different fault) and we keep corruption inside printable ASCII so
@@ -101,6 +102,9 @@ class FirmwareCore:
 
     firmware = "base"
     newline = "\n"
+    #: The constructor keyword that takes the machine's travel X, Y, Z in mm (see ``serve.travel_options``);
+    #: every concrete core names its own.
+    travel_option: ClassVar[str]
 
     def __init__(self, *, time_scale: float = 1.0, seed: int = 0, **faults: float | int | None):
         if time_scale < 0:

@@ -112,6 +112,7 @@ class GrblCore(FirmwareCore):
 
     firmware = "grbl"
     newline = "\r\n"
+    travel_option = "envelope"
 
     def __init__(
         self,

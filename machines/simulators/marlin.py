@@ -204,6 +204,7 @@ class MarlinCore(FirmwareCore):
 
     firmware = "marlin"
     newline = "\n"
+    travel_option = "bed_size"
 
     def __init__(
         self,

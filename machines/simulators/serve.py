@@ -57,6 +57,16 @@ def make_core(firmware: str, **kwargs: Any) -> FirmwareCore:
         raise ValueError(f"unknown firmware {firmware!r}; expected one of {sorted(FIRMWARES)}") from None
 
 
+def travel_options(
+    firmware: str, travel: tuple[float, float, float]
+) -> dict[str, tuple[float, float, float]]:
+    """Core keyword arguments giving the ``firmware`` simulator a travel of ``travel`` (X, Y, Z mm)."""
+    try:
+        return {FIRMWARES[firmware].travel_option: travel}
+    except KeyError:
+        raise ValueError(f"unknown firmware {firmware!r}; expected one of {sorted(FIRMWARES)}") from None
+
+
 class _PtyEndpoint:
     """Master side of a pty whose slave path is handed to the host."""
 

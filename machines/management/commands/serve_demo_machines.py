@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand
 
-from machines.simulators.serve import SimulatedMachine
+from machines.simulators.serve import SimulatedMachine, travel_options
 from mes.production.models import Machine
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -27,9 +27,7 @@ def local_tcp_port(url: str) -> int | None:
 
 def simulator_options(machine: Machine) -> dict:
     size = (machine.x_max - machine.x_min, machine.y_max - machine.y_min, machine.z_max - machine.z_min)
-    if machine.firmware == "grbl":
-        return {"envelope": size}
-    return {"bed_size": size}
+    return travel_options(machine.firmware, size)
 
 
 class Command(BaseCommand):

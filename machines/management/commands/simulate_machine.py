@@ -12,7 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from machines.simulators.serve import SimulatedMachine
+from machines.simulators.serve import FIRMWARES, SimulatedMachine, travel_options
 
 
 def _envelope(text: str) -> tuple[float, float, float]:
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     help = "Run a GRBL or Marlin firmware simulator on a pty or TCP port (test/demo only)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--firmware", required=True, choices=["grbl", "marlin"])
+        parser.add_argument("--firmware", required=True, choices=list(FIRMWARES))
         parser.add_argument("--transport", default="pty", choices=["pty", "tcp"])
         parser.add_argument("--port", type=int, default=0, help="TCP port (0 = ephemeral)")
         parser.add_argument("--baud", type=int, default=115200, help="wire rate; 0 = unpaced")
@@ -39,8 +39,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         core_kwargs = {"noise_rate": options["noise"], "seed": options["seed"]}
         if options["envelope"] is not None:
-            key = "envelope" if options["firmware"] == "grbl" else "bed_size"
-            core_kwargs[key] = options["envelope"]
+            core_kwargs.update(travel_options(options["firmware"], options["envelope"]))
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())

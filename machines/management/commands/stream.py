@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from machines import gcode, streaming, transport
+from machines import gcode, protocol, streaming, transport
 
 # Syntax and forbidden commands are always checked; the envelope only when --envelope gives one.
 UNBOUNDED = gcode.Envelope(-1e6, 1e6, -1e6, 1e6, -1e6, 1e6)
@@ -32,10 +32,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", required=True, help="pyserial URL: /dev/ttyUSB0, socket://host:port ..."
         )
-        parser.add_argument("--firmware", required=True, choices=["grbl", "marlin"])
+        parser.add_argument("--firmware", required=True, choices=list(protocol.ENGINES))
         parser.add_argument("--baud", type=int, default=115200)
         parser.add_argument("--envelope", help="xmin,xmax,ymin,ymax,zmin,zmax in machine mm")
-        parser.add_argument("--check", action="store_true", help="GRBL: dry-run in check mode ($C)")
+        parser.add_argument(
+            "--check", action="store_true", help="dry-run on the controller where it can (GRBL: $C)"
+        )
         parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a bar")
 
     def handle(self, *args, **options):
@@ -44,7 +46,8 @@ class Command(BaseCommand):
             port = transport.open_port(options["port"], options["baud"])
         except transport.TransportLost as exc:
             raise CommandError(str(exc)) from exc
-        engine_options = {"dry_run": True} if options["check"] and options["firmware"] == "grbl" else {}
+        engine = protocol.engine_class(options["firmware"])
+        engine_options = {"dry_run": True} if options["check"] and engine.supports_dry_run else {}
         commands: list[str] = []
         previous = signal.signal(signal.SIGINT, lambda *_: commands.append("cancel"))
         bar = None if options["json"] else tqdm(total=len(lines), unit="line", file=sys.stderr)
@@ -60,7 +63,7 @@ class Command(BaseCommand):
                 bar.refresh()
 
         session = streaming.StreamSession(
-            engine=streaming.engine_for(options["firmware"], **engine_options),
+            engine=engine(**engine_options),
             port=port,
             lines=lines,
             hooks=streaming.StreamHooks(poll_commands=take, on_progress=progress),
@@ -82,8 +85,8 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
         envelope = parse_envelope(options["envelope"]) if options["envelope"] else UNBOUNDED
-        make = gcode.grbl_profile if options["firmware"] == "grbl" else gcode.marlin_profile
-        program, report = gcode.check_program(path.read_text(errors="replace"), make(envelope))
+        profile = gcode.profile_for(options["firmware"], envelope)
+        program, report = gcode.check_program(path.read_text(errors="replace"), profile)
         if not report.ok:
             shown = "\n".join(f"  {issue}" for issue in report.errors[:20])
             raise CommandError(f"{path} was not sent; fix these first:\n{shown}", returncode=2)
