@@ -88,6 +88,18 @@ def _imports(module: str) -> list[tuple[str, str, int]]:
     return found
 
 
+def _imports_inside_functions(module: str) -> list[tuple[str, int]]:
+    """(imported project module, line) for imports placed inside a function or method of ``module``."""
+    found = []
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Import | ast.ImportFrom):
+                    names = [a.name for a in inner.names] if isinstance(inner, ast.Import) else [inner.module]
+                    found += [(name, inner.lineno) for name in names if name and _resolve(name)]
+    return found
+
+
 def _graph() -> dict[str, set[str]]:
     edges = defaultdict(set)
     for module in MODULES:
@@ -165,6 +177,20 @@ def test_the_graph_sees_every_module_and_imports_inside_functions():
     # mes.celery imports the heartbeat entry point inside its signal handler (apps load after it).
     assert "mes.core.heartbeats" in GRAPH["mes.celery"]
     assert layer_of("mes.celery") == "interfaces" and layer_of("machines.runner") == "services"
+
+
+# Imports that must wait for a function call, each with its reason.
+DEFERRED_IMPORTS = {
+    # mes/__init__ loads the Celery app before Django's apps are ready; the handler runs in a worker.
+    ("mes.celery", "mes.core.heartbeats"),
+}
+
+
+def test_project_imports_sit_at_the_top_of_modules():
+    deferred = {
+        (module, name): line for module in MODULES for name, line in _imports_inside_functions(module)
+    }
+    assert set(deferred) == DEFERRED_IMPORTS, deferred
 
 
 def test_no_import_cycles():

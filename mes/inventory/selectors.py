@@ -7,6 +7,7 @@ from django.db.models import Count, F, Q, QuerySet
 
 from mes.inventory.models import HELD_FOR_REQUEST, Nonconformance, StockItem, StockStatus
 from mes.repairs.models import PartRequest, RequestStatus
+from vision.models import Inspection
 
 
 def held_units(request: PartRequest) -> int:
@@ -173,8 +174,6 @@ def stock_item_genealogy(serial: str) -> Genealogy:
     made, reserved or issued for, its work order, job, machine, program, feedstock lot and operator, every
     inspection (newest first), every nonconformance, and every recorded change of the unit and of its
     nonconformances, oldest first. Five queries whatever the unit's history."""
-    from vision.models import Inspection
-
     item = StockItem.objects.select_related(*GENEALOGY_RELATIONS).get(serial=serial)
     inspections = list(
         Inspection.objects.filter(stock_item=item)

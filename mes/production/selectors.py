@@ -12,7 +12,8 @@ from django.db.models.functions import Lower, RowNumber, Trim
 from django.utils import timezone
 
 from machines import gcode
-from mes.catalog.models import Firmware, MachineType
+from mes.catalog.models import Firmware, MachineType, Program
+from mes.inventory.models import StockItem, StockStatus
 from mes.production.models import (
     ACTIVE_JOB_STATES,
     FeedstockLot,
@@ -53,9 +54,7 @@ def machine_profile(machine: Machine) -> gcode.MachineProfile:
         machine.x_min, machine.x_max, machine.y_min, machine.y_max, machine.z_min, machine.z_max
     )
     offsets = {name: tuple(value) for name, value in (machine.work_offsets or {}).items()}
-    if machine.firmware == "grbl":
-        return gcode.grbl_profile(envelope, **({"work_offsets": offsets} if offsets else {}))
-    return gcode.marlin_profile(envelope)
+    return gcode.profile_for(machine.firmware, envelope, **({"work_offsets": offsets} if offsets else {}))
 
 
 def program_fits_machine(program, machine: Machine) -> bool:
@@ -86,8 +85,6 @@ def program_fits_machine(program, machine: Machine) -> bool:
 
 def work_order_parts_covered(work_order: WorkOrder) -> int:
     """Parts made and still good, plus parts in jobs that are queued or running, for a work order."""
-    from mes.inventory.models import StockItem, StockStatus
-
     good = (
         StockItem.objects.filter(job__work_order=work_order)
         .exclude(status__in=[StockStatus.REJECTED, StockStatus.SCRAPPED])
@@ -99,8 +96,6 @@ def work_order_parts_covered(work_order: WorkOrder) -> int:
 
 
 def work_order_good_parts(work_order: WorkOrder) -> int:
-    from mes.inventory.models import StockItem, StockStatus
-
     return (
         StockItem.objects.filter(job__work_order=work_order)
         .exclude(status__in=[StockStatus.REJECTED, StockStatus.SCRAPPED])
@@ -471,8 +466,6 @@ def machine_queue_cards(machine: Machine) -> list[JobCard]:
 
 def program_materials_for_machine(machine: Machine) -> set[tuple[str, str]]:
     """(material in lower case, unit) pairs that programs for this machine's type and firmware consume."""
-    from mes.catalog.models import Program
-
     programs = Program.objects.filter(machine_type=machine.machine_type, firmware=machine.firmware)
     pairs = programs.values_list("material", "material_unit").distinct()
     return {(material.strip().lower(), unit) for material, unit in pairs}
