@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from machines.gcode import cam
+from demo.catalogue import DEMO_DESIGNS
+from machines import cam
 from mes.catalog import services as catalog
 from mes.catalog.models import Firmware, MachineType, Part, PartRevision
 from mes.core.roles import Role
@@ -180,7 +181,7 @@ def _programs_for(design) -> list[tuple[str, str, str, str, str]]:
 
 
 def _catalogue(supervisor) -> None:
-    for design in cam.DEMO_DESIGNS:
+    for design in DEMO_DESIGNS:
         part = Part.objects.filter(number=design.part_number).first() or catalog.part_create(
             supervisor, number=design.part_number, name=design.name, kind=design.kind
         )
