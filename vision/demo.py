@@ -3,7 +3,7 @@
 from dataclasses import asdict
 
 from vision import selectors, services
-from vision import simulated_camera as sim
+from simulators import camera as sim
 from vision.models import Calibration, Station
 
 

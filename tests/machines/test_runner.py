@@ -6,12 +6,12 @@ import pytest
 from django.utils import timezone
 
 from machines import runner
-from machines.simulators.serve import SimulatedMachine
 from mes.catalog.models import Program
 from mes.celery import machine_queue
 from mes.production import services as production
 from mes.production.models import Job, Machine
 from mes.repairs import services as repairs
+from simulators.serve import SimulatedMachine
 from tests.factories import make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)

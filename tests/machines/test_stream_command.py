@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from machines.simulators.serve import SimulatedMachine
+from simulators.serve import SimulatedMachine
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "mes" / "catalog" / "demo_programs" / "bracket-80x30x4-pla.gcode"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand
 
-from machines.simulators.serve import SimulatedMachine
+from simulators.serve import SimulatedMachine
 from mes.production.models import Machine
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}

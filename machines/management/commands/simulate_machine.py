@@ -12,7 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from machines.simulators.serve import SimulatedMachine
+from simulators.serve import SimulatedMachine
 
 
 def _envelope(text: str) -> tuple[float, float, float]:

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from mes.core.errors import DomainError
 from vision import selectors, services
-from vision import simulated_camera as sim
+from simulators import camera as sim
 from vision.models import Station
 from vision.station_client import ClientError, StationClient
 

@@ -5,9 +5,9 @@ import time
 import pytest
 import serial
 
-from machines.simulators import SimulatedMachine
-from machines.simulators.marlin import KILLED, MarlinCore
-from tests.machines.simulators.hostside import Host, checksummed
+from simulators import SimulatedMachine
+from simulators.marlin import KILLED, MarlinCore
+from tests.simulators.hostside import Host, checksummed
 
 
 def connect(sim: SimulatedMachine) -> Host:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import serial
 
-from machines.simulators.grbl import BANNER
-from machines.simulators.marlin import BOOT_LINES
+from simulators.grbl import BANNER
+from simulators.marlin import BOOT_LINES
 
 
 def checksummed(n: int, command: str) -> bytes:

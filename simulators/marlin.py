@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
-from machines.simulators.core import FirmwareCore, arc_length
+from simulators.core import FirmwareCore, arc_length
 
 FIRMWARE_VERSION = "Marlin 2.1.2"
 MIN_REPORT_PERIOD_S = 0.1

@@ -6,8 +6,8 @@ import time
 import pytest
 import serial
 
-from machines.simulators import SimulatedMachine
-from tests.machines.simulators.hostside import Host
+from simulators import SimulatedMachine
+from tests.simulators.hostside import Host
 
 STATUS = re.compile(
     r"^<(Idle|Run|Hold:[01]|Jog|Alarm|Check|Home|Sleep)"

@@ -30,8 +30,8 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from machines.simulators.core import FirmwareCore
-from machines.simulators.grbl_gcode import GcodeError, GrblInterpreter, Move
+from simulators.core import FirmwareCore
+from simulators.grbl_gcode import GcodeError, GrblInterpreter, Move
 
 BANNER = "Grbl 1.1h ['$' for help]"
 VERSION = "[VER:1.1h.20190825:]"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.machines.simulators.hostside import Host
+from tests.simulators.hostside import Host
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(*args: str) -> subprocess.Popen:

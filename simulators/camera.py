@@ -1,8 +1,8 @@
 """Simulated camera station: renders ChArUco boards and parts from first principles.
 
-Product-side demo equipment (like the machine simulators): ``manage.py simulate_camera`` photographs
-stock awaiting inspection with it, the demo seed calibrates Station-1 from its board views, and the
-vision tests and benchmark use it as ground truth.
+Demo equipment (like the machine simulators beside it): ``manage.py simulate_camera`` (:mod:`demo.camera`)
+photographs stock awaiting inspection with it, the demo seed calibrates Station-1 from its board views,
+and the vision tests and benchmark use it as ground truth. Django-free.
 
 A pinhole camera with Brown-Conrady distortion (k1, k2, p1, p2, k3) looks down at the
 stage, tilted a few degrees.  Every image pixel is back-projected (own iterative
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from drawing import Drawing
 from vision.pipeline.calibration import BoardConfig
 
 # ----------------------------------------------------------------------------- camera
@@ -546,9 +547,12 @@ def random_spec(rng: np.random.Generator, *, length=(45.0, 110.0), width=(22.0, 
 
 
 def nominal_truth(spec: dict, **pose) -> PartTruth:
-    o = spec["outline"]
-    holes = tuple(Hole(h["id"], h["x"], h["y"], h["diameter"]) for h in spec["holes"])
-    return PartTruth(spec, o["length"], o["width"], o["corner_radius"], spec["thickness"], holes, **pose)
+    """A part made exactly to the drawing ``spec`` (catalogue JSON, read by :mod:`drawing`), at ``pose``."""
+    drawing = Drawing.from_dict(spec)
+    holes = tuple(Hole(h.id, h.x, h.y, h.diameter) for h in drawing.holes)
+    return PartTruth(
+        spec, drawing.length, drawing.width, drawing.corner_radius, drawing.thickness, holes, **pose
+    )
 
 
 def _material_point(rng, t: PartTruth, clearance: float):
@@ -623,21 +627,22 @@ def make_case(
 ) -> PartTruth:
     """A random part of the given case kind (see ``CASE_KINDS``) and its ground truth."""
     spec = spec or random_spec(rng)
-    o, tol = spec["outline"], spec["tolerances"]
-    L, W = o["length"], o["width"]
+    drawing = Drawing.from_dict(spec)
+    tol = drawing.tolerances
+    L, W = drawing.length, drawing.width
     # Real parts vary within their tolerances; good parts stay within 40 % of them.
     jit = 0.4
     t = nominal_truth(spec)
     t = replace(
         t,
-        length=L + float(rng.uniform(-jit, jit)) * tol["outline"],
-        width=W + float(rng.uniform(-jit, jit)) * tol["outline"],
+        length=L + float(rng.uniform(-jit, jit)) * tol.outline,
+        width=W + float(rng.uniform(-jit, jit)) * tol.outline,
         holes=tuple(
             replace(
                 h,
-                x=h.x + float(rng.uniform(-jit, jit)) * tol["hole_position"] / 1.5,
-                y=h.y + float(rng.uniform(-jit, jit)) * tol["hole_position"] / 1.5,
-                diameter=h.diameter + float(rng.uniform(-jit, jit)) * tol["hole_diameter"],
+                x=h.x + float(rng.uniform(-jit, jit)) * tol.hole_position / 1.5,
+                y=h.y + float(rng.uniform(-jit, jit)) * tol.hole_position / 1.5,
+                diameter=h.diameter + float(rng.uniform(-jit, jit)) * tol.hole_diameter,
             )
             for h in t.holes
         ),
@@ -669,7 +674,7 @@ def make_case(
         i = int(rng.integers(len(t.holes)))
         delta = float(rng.choice([-1, 1]) * rng.uniform(0.2, 0.5))
         holes = list(t.holes)
-        holes[i] = replace(holes[i], diameter=spec["holes"][i]["diameter"] + delta)
+        holes[i] = replace(holes[i], diameter=drawing.holes[i].diameter + delta)
         t = replace(t, holes=tuple(holes))
         oot.append(f"{holes[i].id}.diameter")
         expected = "FAIL"
@@ -678,8 +683,8 @@ def make_case(
         a = rng.uniform(0, 2 * math.pi)
         mag = float(rng.uniform(0.3, 0.6))
         holes = list(t.holes)
-        nominal = spec["holes"][i]
-        holes[i] = replace(holes[i], x=nominal["x"] + mag * math.cos(a), y=nominal["y"] + mag * math.sin(a))
+        nominal = drawing.holes[i]
+        holes[i] = replace(holes[i], x=nominal.x + mag * math.cos(a), y=nominal.y + mag * math.sin(a))
         t = replace(t, holes=tuple(holes))
         oot.append(f"{holes[i].id}.position")
         expected = "FAIL"
@@ -791,7 +796,8 @@ def central_region(view: tuple[float, float, float, float], spec: dict, share: f
     part. Far off the camera axis the walls of deep holes hide part of the hole, which the pipeline is
     not built for."""
     x0, y0, x1, y1 = view
-    length, width = spec["outline"]["length"], spec["outline"]["width"]
+    drawing = Drawing.from_dict(spec)
+    length, width = drawing.length, drawing.width
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     hx = min((x1 - x0) / 2, max(share * (x1 - x0) / 2, length / 2 + 4))
     hy = min((y1 - y0) / 2, max(share * (y1 - y0) / 2, width / 2 + 4))
@@ -813,7 +819,7 @@ def render_part_photo(
     if rng.random() < defect_probability:
         kind = str(rng.choice(DEMO_DEFECT_KINDS))
     size = float(rng.choice([0.6, 1.0, 1.5])) if kind in DEFECT_TYPES else None
-    view = central_region(stage_view_mm(cam, float(spec["thickness"])), spec)
+    view = central_region(stage_view_mm(cam, Drawing.from_dict(spec).thickness), spec)
     truth = make_case(rng, kind, spec, view_mm=view, defect_size=size)
     look = Appearance(blur=float(rng.uniform(0.8, 1.2)), noise=float(rng.uniform(1.5, 2.5)))
     return render_scene(cam, [truth], look=look, rng=rng), truth

@@ -2,7 +2,7 @@
 
 import pytest
 
-from machines.simulators.wire import Wire
+from simulators.wire import Wire
 
 
 def test_9600_baud_carries_960_bytes_per_second():

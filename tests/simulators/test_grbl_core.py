@@ -2,7 +2,7 @@
 
 import pytest
 
-from machines.simulators.grbl import BANNER, GrblCore
+from simulators.grbl import BANNER, GrblCore
 
 
 def run(core: GrblCore, data: bytes | str, now: float = 0.0) -> list[str]:

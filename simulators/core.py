@@ -1,7 +1,7 @@
 """Shared plumbing for the firmware simulator cores.
 
 A *core* is a pure state machine that models one firmware.  The I/O shell
-(:mod:`machines.simulators.serve`) feeds it bytes as they come off the
+(:mod:`simulators.serve`) feeds it bytes as they come off the
 (simulated) wire and the current monotonic time; the core answers with bytes
 to transmit.  A core never reads a clock, sleeps, or touches a file
 descriptor, so it can be unit-tested by calling methods with made-up times.

@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from machines.simulators.core import arc_length, arc_points
+from simulators.core import arc_length, arc_points
 
 AXES = "XYZ"
 MM_PER_INCH = 25.4

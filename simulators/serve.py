@@ -2,7 +2,7 @@
 
 ``SimulatedMachine`` owns one background thread that moves bytes between a
 transport and a core, paced at the wire rate of the configured baud (see
-:class:`~machines.simulators.wire.Wire`), and calls the core's ``tick`` at
+:class:`~simulators.wire.Wire`), and calls the core's ``tick`` at
 its deadlines.  The core is only touched with ``lock`` held; tests read
 state through :meth:`SimulatedMachine.wait_for`, :attr:`stats` and
 :attr:`executed`, which take the lock.
@@ -34,10 +34,10 @@ import tty
 from collections.abc import Callable
 from typing import Any
 
-from machines.simulators.core import FirmwareCore, Stats
-from machines.simulators.grbl import GrblCore
-from machines.simulators.marlin import MarlinCore
-from machines.simulators.wire import Wire
+from simulators.core import FirmwareCore, Stats
+from simulators.grbl import GrblCore
+from simulators.marlin import MarlinCore
+from simulators.wire import Wire
 
 logger = logging.getLogger(__name__)
 
