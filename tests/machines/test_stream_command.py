@@ -10,7 +10,7 @@ import pytest
 from simulators.serve import SimulatedMachine
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "mes" / "catalog" / "demo_programs" / "bracket-80x30x4-pla.gcode"
+SAMPLE = ROOT / "demo" / "programs" / "bracket-80x30x4-pla.gcode"
 
 pytestmark = pytest.mark.slow
 

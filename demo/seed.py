@@ -1,7 +1,8 @@
-"""The demo shop: the colony's machine shop as a newcomer (or a test) first sees it.
+"""The demo shop's seed data: the colony's machine shop as a newcomer (or a test) first sees it.
 
-:func:`demo_shop_seed` is idempotent: every record is looked up by its natural key first, and the
-workflow part (stock, tickets, requests) is created through the services only once.
+:func:`demo_shop_seed` (``manage.py seed_demo``) is idempotent: every record is looked up by its natural
+key first, and the workflow part (stock, tickets, requests) is created through the services only once.
+The seed goes through each app's services like a user would, so it is the one place that knows every app.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from demo.catalogue import DEMO_DESIGNS
+from demo.calibration import demo_station_calibrate
+from demo.catalogue import DEMO_DESIGNS, DemoDesign
 from machines import cam
 from mes.catalog import services as catalog
 from mes.catalog.models import Firmware, MachineType, Part, PartRevision
@@ -25,11 +27,11 @@ from mes.production import services as production
 from mes.production.models import FeedstockLot, Machine
 from mes.repairs import services as repairs
 from mes.repairs.models import DamageTicket, Module, Sector
-from vision.demo import demo_station_calibrate
 from vision.models import Station
 
 DEMO_PASSWORD = "colony-demo"
-PROGRAM_DIR = Path(__file__).resolve().parent.parent / "catalog" / "demo_programs"
+#: G-code a real slicer produced for some designs (see SLICED).
+PROGRAM_DIR = Path(__file__).resolve().parent / "programs"
 
 SECTORS = {
     "Residential A": ["A1", "A2", "A3", "A4"],
@@ -151,7 +153,7 @@ def _lots(supervisor) -> None:
             )
 
 
-def _programs_for(design) -> list[tuple[str, str, str, str, str]]:
+def _programs_for(design: DemoDesign) -> list[tuple[str, str, str, str, str]]:
     """(name, machine type, firmware, material, G-code) for each way the shop can make a design."""
     programs = [
         (

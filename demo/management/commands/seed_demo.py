@@ -1,6 +1,8 @@
+"""``manage.py seed_demo``: create the demo colony shop (idempotent); see :mod:`demo.seed`."""
+
 from django.core.management.base import BaseCommand
 
-from mes.core.demo import DEMO_PASSWORD, PEOPLE, demo_shop_seed
+from demo.seed import DEMO_PASSWORD, PEOPLE, demo_shop_seed
 
 
 class Command(BaseCommand):

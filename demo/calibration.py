@@ -2,8 +2,8 @@
 
 from dataclasses import asdict
 
-from vision import selectors, services
 from simulators import camera as sim
+from vision import selectors, services
 from vision.models import Calibration, Station
 
 
