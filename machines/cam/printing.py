@@ -183,29 +183,13 @@ def print_plate_program(
 
 
 def _print_setup(spec: Drawing, **p: Any) -> PrintSetup:
-    for name in (
-        "nozzle",
-        "layer_height",
-        "first_layer_height",
-        "line_width",
-        "filament_diameter",
-        "print_feed",
-        "travel_feed",
-    ):
-        if not p[name] > 0:
-            raise ValueError(f"{name} must be > 0, got {p[name]}")
-    if p["infill"] != "rectilinear":
-        raise ValueError(f"infill {p['infill']!r} not supported (only 'rectilinear')")
-    if not isinstance(p["perimeters"], int) or p["perimeters"] < 1:
-        raise ValueError("perimeters must be an integer >= 1")
-    if p["retract_mm"] < 0:
-        raise ValueError("retract_mm must be >= 0")
-    for name in ("layer_height", "first_layer_height"):
-        # A layer thicker than ~80 % of the nozzle cannot be squashed onto the last.
-        if p[name] > 0.8 * p["nozzle"] or p[name] > p["line_width"]:
-            raise ValueError(f"{name} {p[name]} too thick for the nozzle / line width")
-    if p["first_layer_height"] > spec.thickness:
-        raise ValueError("first_layer_height exceeds the plate thickness")
+    """Check the print parameters ``p`` (those of :func:`print_plate_program`) against ``spec``.
+
+    Raises ``ValueError`` naming the parameter for anything that cannot print; else the setup in
+    bed coordinates (the part centred on ``bed_center``).
+    """
+    _check_print_parameters(p)
+    _check_layers_fit(spec, p)
     if not print_fits(spec, bed_center=p["bed_center"], bed_size=p["bed_size"]):
         raise ValueError(
             f"plate {spec.length}x{spec.width} does not fit the bed {tuple(p['bed_size'])} "
@@ -229,6 +213,37 @@ def _print_setup(spec: Drawing, **p: Any) -> PrintSetup:
     )
 
 
+def _check_print_parameters(p: dict[str, Any]) -> None:
+    """Parameters that are wrong whatever the part: sizes and feeds > 0, known infill, whole perimeters."""
+    for name in (
+        "nozzle",
+        "layer_height",
+        "first_layer_height",
+        "line_width",
+        "filament_diameter",
+        "print_feed",
+        "travel_feed",
+    ):
+        if not p[name] > 0:
+            raise ValueError(f"{name} must be > 0, got {p[name]}")
+    if p["infill"] != "rectilinear":
+        raise ValueError(f"infill {p['infill']!r} not supported (only 'rectilinear')")
+    if not isinstance(p["perimeters"], int) or p["perimeters"] < 1:
+        raise ValueError("perimeters must be an integer >= 1")
+    if p["retract_mm"] < 0:
+        raise ValueError("retract_mm must be >= 0")
+
+
+def _check_layers_fit(spec: Drawing, p: dict[str, Any]) -> None:
+    """Layers the nozzle can lay down, and a first layer no thicker than the plate."""
+    for name in ("layer_height", "first_layer_height"):
+        # A layer thicker than ~80 % of the nozzle cannot be squashed onto the last.
+        if p[name] > 0.8 * p["nozzle"] or p[name] > p["line_width"]:
+            raise ValueError(f"{name} {p[name]} too thick for the nozzle / line width")
+    if p["first_layer_height"] > spec.thickness:
+        raise ValueError("first_layer_height exceeds the plate thickness")
+
+
 def _start_code(w: _PrintWriter, spec: Drawing) -> None:
     """Heat bed and hotend together, home, wait, then a prime line at the bed front."""
     s = w.setup
@@ -248,24 +263,41 @@ def _start_code(w: _PrintWriter, spec: Drawing) -> None:
     w.extrude(*_PRIME_END, prime_area, s.print_feed * _FIRST_LAYER_SPEED)
 
 
-def _print_layer(w: _PrintWriter, spec: Drawing, n: int, count: int, z: float, h: float):
-    """One layer at top height z and thickness h: perimeters, then infill."""
+def _print_layer(w: _PrintWriter, spec: Drawing, n: int, count: int, z: float, h: float) -> None:
+    """Layer ``n`` of ``count`` at top height z and thickness h: perimeters, then infill."""
     s = w.setup
-    lw = s.line_width
-    area = bead_area(lw, h)
+    area = bead_area(s.line_width, h)
     feed = s.print_feed * (_FIRST_LAYER_SPEED if n == 0 else 1.0)
     w.raw(f";LAYER:{n}")
     if n == 1:
-        w.raw("M106 S255")
+        w.raw("M106 S255")  # fan from the second layer: the first must stay hot to stick to the bed
     w.z(z)
     ox, oy = s.offset
     part = RoundedRect(ox, oy, ox + spec.length, oy + spec.width, spec.outline.corner_radius)
+    _print_perimeters(w, spec, part, area, feed)
+    _print_infill(w, spec, part, n, count, h, area, feed)
+
+
+def _print_perimeters(w: _PrintWriter, spec: Drawing, part: RoundedRect, area: float, feed: float) -> None:
+    """Outline loops inward, then loops around each hole outward; the visible wall of each goes last."""
+    s = w.setup
+    lw = s.line_width
+    ox, oy = s.offset
     for k in reversed(range(s.perimeters)):
         w.path(rounded_rect_loop(part.inset(lw / 2.0 + k * lw)), area, feed)
     for hole in spec.holes:
         for k in reversed(range(s.perimeters)):
             circle = Circle(hole.x + ox, hole.y + oy, hole.radius + lw / 2.0 + k * lw)
             w.path(circle_loop(circle), area, feed)
+
+
+def _print_infill(
+    w: _PrintWriter, spec: Drawing, part: RoundedRect, n: int, count: int, h: float, area: float, feed: float
+) -> None:
+    """Rectilinear infill inside the perimeters: solid near bottom and top, sparse between, ±45° by layer."""
+    s = w.setup
+    lw = s.line_width
+    ox, oy = s.offset
     # Infill centrelines stop so that the bead's round end (w/2 long) overlaps
     # the innermost perimeter by _INFILL_OVERLAP·w: enough to bond, no blob.
     clip = s.perimeters * lw + (0.5 - _INFILL_OVERLAP) * lw
