@@ -99,10 +99,10 @@ def estop_latencies(trials: int) -> list[float]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from machines.simulators.serve import SimulatedMachine
     from mes.production import services as production
     from mes.production.models import Machine
     from mes.repairs import services as repairs
+    from simulators.serve import SimulatedMachine
     from tests.factories import make_shop
     from tests.support.worker import celery_worker, wait_until
 

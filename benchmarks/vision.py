@@ -31,8 +31,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from simulators import camera as sim
 from tests.vision import synth
-from vision import simulated_camera as sim
 from vision.pipeline import (
     PASS,
     UNABLE,

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "mes.dashboards",
     "machines",
     "vision",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -6,13 +6,13 @@ import pytest
 from django.utils import timezone
 
 from machines import runner
-from machines.simulators.serve import SimulatedMachine
 from mes.catalog.models import Program
 from mes.core.queues import machine_queue
 from mes.production import actions as production_actions
 from mes.production import services as production
 from mes.production.models import Job, Machine
 from mes.repairs import services as repairs
+from simulators.serve import SimulatedMachine
 from tests.factories import make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)

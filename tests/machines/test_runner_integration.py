@@ -8,12 +8,12 @@ import pytest
 
 from machines.gcode import parse_program
 from machines.models import MachineTelemetry
-from machines.simulators.serve import SimulatedMachine
 from mes.core.queues import machine_queue
 from mes.inventory.models import StockItem
 from mes.production import services as production
 from mes.production.models import Job, Machine
 from mes.repairs import services as repairs
+from simulators.serve import SimulatedMachine
 from tests.factories import make_shop
 from tests.support.worker import celery_worker, wait_until
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from machines.simulators.serve import SimulatedMachine
+from simulators.serve import SimulatedMachine
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "mes" / "catalog" / "demo_programs" / "bracket-80x30x4-pla.gcode"
+SAMPLE = ROOT / "demo" / "programs" / "bracket-80x30x4-pla.gcode"
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import queue
 import pytest
 
 from machines import streaming, transport
-from machines.simulators.serve import SimulatedMachine
+from simulators.serve import SimulatedMachine
 
 pytestmark = pytest.mark.slow
 

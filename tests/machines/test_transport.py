@@ -3,7 +3,7 @@
 import pytest
 
 from machines import transport
-from machines.simulators.serve import SimulatedMachine
+from simulators.serve import SimulatedMachine
 
 
 def test_loop_url_echoes_what_is_written():

@@ -9,12 +9,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from rest_framework.authtoken.models import Token
 
-from machines.simulators.serve import SimulatedMachine
 from mes.catalog import services as catalog
 from mes.core.queues import machine_queue
 from mes.inventory.models import StockItem
 from mes.production.models import Job, Machine
 from mes.repairs.models import DamageTicket
+from simulators.serve import SimulatedMachine
 from tests.factories import make_shop
 from tests.support.worker import celery_worker
 from tests.ui.conftest import PHONE, screenshot

@@ -11,8 +11,8 @@ import numpy as np
 
 from mes.production import services as production
 from mes.repairs import services as repairs
+from simulators import camera as sim
 from tests.factories import BRACKET_SPEC
-from vision import simulated_camera as sim
 from vision.models import Calibration, Station
 from vision.pipeline import BoardConfig
 

@@ -1,10 +1,10 @@
 """Synthetic ground truth for the vision tests: the simulated camera's renderer, under its test name.
 
-The renderer is product-side demo equipment (:mod:`vision.simulated_camera`); this module only re-exports
+The renderer is product-side demo equipment (:mod:`simulators.camera`); this module only re-exports
 it so the tests and the benchmark keep reading ``synth.render_scene(...)``.
 """
 
-from vision.simulated_camera import (
+from simulators.camera import (
     CASE_KINDS,
     DEFECT_TYPES,
     Appearance,

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from simulators import camera as sim
 from tests.vision import synth
 from tests.vision.conftest import bracket_spec
-from vision import simulated_camera as sim
 from vision.pipeline import inspect_image
 
 

@@ -12,7 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from machines.simulators.serve import FIRMWARES, SimulatedMachine, travel_options
+from simulators.serve import FIRMWARES, SimulatedMachine, travel_options
 
 
 def _envelope(text: str) -> tuple[float, float, float]:
