@@ -2,11 +2,11 @@
 
 import pytest
 
+from demo.shop import simulator_options
 from machines import gcode, protocol
 from machines.gcode import profiles, rules
 from machines.gcode.dialects import DIALECTS
-from machines.management.commands.serve_demo_machines import simulator_options
-from machines.simulators import serve
+from simulators import serve
 
 
 @pytest.mark.parametrize(
