@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from drawing import Drawing, DrawingError
+
 RUNNING = "running"
 PAUSED = "paused"
 IDLE = "idle"
@@ -365,34 +367,27 @@ def spec_dimensions(spec: dict) -> list[Dimension]:
     """The dimensions the camera pipeline measures for a drawing ``spec`` (see PartRevision.spec).
 
     Names match the pipeline's measurement names: ``length``, ``width``, ``<hole>.diameter``,
-    ``<hole>.x``, ``<hole>.y``; limits are nominal ± the drawing's tolerance for that kind of feature
-    (``None`` when the drawing states none).
+    ``<hole>.x``, ``<hole>.y``; limits are nominal ± the drawing's tolerance for that kind of feature (the
+    shop's default where the drawing states none, as the camera applies them). A spec that is not a valid
+    drawing has no dimensions to chart.
     """
-    spec = spec if isinstance(spec, dict) else {}
-    outline = spec.get("outline") or {}
-    tolerances = spec.get("tolerances") or {}
-
-    def tol(key):
-        value = tolerances.get(key)
-        return float(value) if isinstance(value, int | float) else None
-
-    found = []
-    for key, word in (("length", "Outline length"), ("width", "Outline width")):
-        if isinstance(outline.get(key), int | float):
-            found.append(Dimension(key, word, float(outline[key]), tol("outline")))
-    for hole in spec.get("holes") or []:
-        hole_id = hole.get("id")
-        if not hole_id:
-            continue
-        for key, word, tol_key in (
-            ("diameter", "diameter", "hole_diameter"),
-            ("x", "centre x", "hole_position"),
-            ("y", "centre y", "hole_position"),
-        ):
-            if isinstance(hole.get(key), int | float):
-                found.append(
-                    Dimension(f"{hole_id}.{key}", f"Hole {hole_id} {word}", float(hole[key]), tol(tol_key))
-                )
+    try:
+        drawing = Drawing.from_dict(spec)
+    except DrawingError:
+        return []
+    tolerances = drawing.tolerances
+    found = [
+        Dimension("length", "Outline length", drawing.length, tolerances.outline),
+        Dimension("width", "Outline width", drawing.width, tolerances.outline),
+    ]
+    for hole in drawing.holes:
+        found += [
+            Dimension(
+                f"{hole.id}.diameter", f"Hole {hole.id} diameter", hole.diameter, tolerances.hole_diameter
+            ),
+            Dimension(f"{hole.id}.x", f"Hole {hole.id} centre x", hole.x, tolerances.hole_position),
+            Dimension(f"{hole.id}.y", f"Hole {hole.id} centre y", hole.y, tolerances.hole_position),
+        ]
     return found
 
 

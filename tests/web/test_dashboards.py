@@ -146,6 +146,7 @@ def test_drawing_dimensions_and_measured_values_follow_the_pipeline_names():
     assert {"length", "width", "H1.diameter", "H1.x", "H3.y"} <= set(dims)
     assert (dims["H1.diameter"].lsl, dims["H1.diameter"].usl) == pytest.approx((6.4, 6.6))
     assert (dims["length"].lsl, dims["length"].usl) == pytest.approx((79.8, 80.2))
+    assert metrics.spec_dimensions({"outline": "not a drawing"}) == []  # read by the one drawing module
     record = [{"name": "H1.diameter", "actual": 6.51, "nominal": 6.5}, {"name": "length", "value": 80.1}]
     assert metrics.measured_value(record, "H1.diameter") == 6.51
     assert metrics.measured_value(record, "length") == 80.1  # posted by hand
