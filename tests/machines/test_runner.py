@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from machines import runner
+from machines import runner, tasks
 from mes.catalog.models import Program
+from mes.celery import app as celery_app
 from mes.core.queues import machine_queue
 from mes.production import actions as production_actions
 from mes.production import services as production
@@ -126,3 +127,13 @@ def test_the_runner_ends_a_job_even_if_its_operator_lost_their_role_mid_run(endi
         production_actions.do_job_fail_run(job.pk, reason="ALARM:1 hard limit")
         assert Job.objects.get(pk=job.pk).state == "failed"
         assert Machine.objects.get(pk=shop.mill.pk).state == "error"
+
+
+def test_a_started_job_is_sent_by_name_to_its_machines_queue(monkeypatch):
+    """The production step sends the task by name (it may not import the task module above it): the name
+    must be the registered task's, and the queue the one only that machine's worker consumes."""
+    shop = make_shop()
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, **kw: sent.append((name, kw)))
+    job = started_mill_job(shop)
+    assert sent == [(tasks.run_job.name, {"args": [job.pk], "queue": machine_queue(shop.mill.pk)})]
