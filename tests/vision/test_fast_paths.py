@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-
-from vision.pipeline.defects import _rrect_sdf
-from vision.pipeline.measure import _hist_median, _levels
-from vision.pipeline.subpixel import norm_cdf, norm_cdf_pdf
 from threadpoolctl import ThreadpoolController
 
 from vision.pipeline import inspect as inspect_module
+from vision.pipeline.defects import _rrect_sdf
+from vision.pipeline.measure import _hist_median, _levels
+from vision.pipeline.subpixel import norm_cdf, norm_cdf_pdf
 from vision.pipeline.threads import single_threaded_blas
 
 
