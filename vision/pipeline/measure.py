@@ -327,6 +327,19 @@ def _circle_band(image, centre, radius, sector=None, *, material_inside: bool) -
     return _CircleBand(xs.astype(float), ys.astype(float), vals, basis, material_inside)
 
 
+def _circle_walls(band: _CircleBand, centre, radius: float, parallax: Parallax | None) -> np.ndarray | None:
+    """Visible wall width (px, (N,) float64) at each band pixel for the circle (centre, radius) px:
+    outside a corner arc (material inside), the bore inside a hole; None without parallax."""
+    if parallax is None:
+        return None
+    xf, yf = band.xs, band.ys
+    cx0, cy0 = centre
+    if not band.material_inside:
+        return parallax.bore_wall_px(xf, yf, (cx0, cy0), radius)
+    rho = np.hypot(xf - cx0, yf - cy0) + 1e-9
+    return parallax.wall_px(xf, yf, (xf - cx0) / rho, (yf - cy0) / rho)
+
+
 def _fit_circle_band(
     band: _CircleBand,
     centre,
@@ -345,22 +358,14 @@ def _fit_circle_band(
     """
     xf, yf = band.xs, band.ys
     cx0, cy0 = centre
-    material_inside = band.material_inside
-    wall = None
-    sign = 1.0 if material_inside else -1.0
-    if parallax is not None:
-        rho = np.hypot(xf - cx0, yf - cy0) + 1e-9
-        if material_inside:
-            wall = parallax.wall_px(xf, yf, sign * (xf - cx0) / rho, sign * (yf - cy0) / rho)
-        else:
-            wall = parallax.bore_wall_px(xf, yf, (cx0, cy0), radius)
+    wall = _circle_walls(band, centre, radius, parallax)
     wall_p90 = float(np.percentile(wall, 90)) if wall is not None else 0.0
     wide = wall_p90 >= WIDE_WALL_PX
     if wall_contrast is None and not wide:
         wall_contrast = 0.0
     # The edge model wants d > 0 off the material: outside a corner arc, inside a hole (where the
     # bore's wall shows, between the top edge and the stage seen through the hole).
-    distance = circle_distance(xf, yf) if material_inside else _negated(circle_distance(xf, yf))
+    distance = circle_distance(xf, yf) if band.material_inside else _negated(circle_distance(xf, yf))
     fit: EdgeFit = fit_edge_model(
         band.vals,
         band.basis,
