@@ -75,18 +75,18 @@ def _poly2_fit(xs, ys, vals, rounds: int = 3):
         v = (np.asarray(y, np.float64) - my) / sy
         return np.column_stack([np.ones_like(u), u, v, u * u, u * v, v * v])
 
-    A = basis(xs, ys)
+    design = basis(xs, ys)
     vals = np.asarray(vals, np.float64)
     keep = np.ones(len(vals), bool)
     coef = np.zeros(6)
     for _ in range(rounds):
         # Normal equations: six O(1) columns (coordinates scaled to the spread), so they are well
         # conditioned and ~5x cheaper than lstsq's SVD on tens of thousands of rows.
-        Ak = A[keep]
-        coef = np.linalg.solve(Ak.T @ Ak + 1e-9 * np.eye(6), Ak.T @ vals[keep])
-        r = vals - A @ coef
-        sigma = 1.4826 * np.median(np.abs(r[keep])) + 1e-6
-        keep = np.abs(r) < 3 * sigma
+        inlier_rows = design[keep]
+        coef = np.linalg.solve(inlier_rows.T @ inlier_rows + 1e-9 * np.eye(6), inlier_rows.T @ vals[keep])
+        residuals = vals - design @ coef
+        sigma = 1.4826 * np.median(np.abs(residuals[keep])) + 1e-6
+        keep = np.abs(residuals) < 3 * sigma
     return lambda x, y: (basis(np.ravel(x), np.ravel(y)) @ coef).reshape(np.shape(x))
 
 

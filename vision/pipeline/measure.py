@@ -659,8 +659,8 @@ def frame_from_edges(edges: list[LineEdge], half_lengths: list[float]) -> tuple[
     """The part frame from the four fitted lines (bottom, right, top, left): centre where the two
     mid-lines cross, length and width through it (px), axis from :func:`_frame_axis`.  Returns it
     and the edges, bottom and top swapped if needed to keep that naming consistent with e2."""
-    normals = [np.asarray(e.normal) for e in edges]
-    rho = [e.rho for e in edges]
+    normals = [np.asarray(edge.normal) for edge in edges]
+    rho = [edge.rho for edge in edges]
     mid_normals = np.array([normals[2] - normals[0], normals[1] - normals[3]])
     mid_rho = np.array([rho[2] - rho[0], rho[1] - rho[3]])
     centre = np.linalg.solve(mid_normals, mid_rho)
@@ -753,17 +753,17 @@ def measure_part(
     # ---- edges and holes.  Pass 1: edges with wide walls measure the wall contrast (holes too),
     # which is then pooled; pass 2 fits every other edge that shows a wall with the pooled value
     # and refits the wide ones.
-    bands = [_line_band(img, s.point, s.normal, s.half_len, exclude, parallax) for s in seeds]
-    narrow = [parallax is not None and 0.05 < b.wall_med < WIDE_WALL_PX for b in bands]
-    first = [None if is_narrow else _fit_line(b) for b, is_narrow in zip(bands, narrow, strict=True)]
+    bands = [_line_band(img, seed.point, seed.normal, seed.half_len, exclude, parallax) for seed in seeds]
+    narrow = [parallax is not None and 0.05 < band.wall_med < WIDE_WALL_PX for band in bands]
+    first = [None if is_narrow else _fit_line(band) for band, is_narrow in zip(bands, narrow, strict=True)]
     levels = _levels(np.asarray(image), mask)
     holes = fit_through_holes(img, holes_seen, levels, parallax)
     pooled = None
     if parallax is not None:
-        fitted = [f[0] for f in first if f is not None] + [edge for edge, _ in holes]
+        fitted = [first_fit[0] for first_fit in first if first_fit is not None] + [edge for edge, _ in holes]
         pooled = pooled_wall_contrast(fitted, -levels[1], 255.0 - levels[1])
     wall_contrast = 0.0 if pooled is None else pooled
-    edges = [_line_edge_pass2(b, f, pooled) for b, f in zip(bands, first, strict=True)]
+    edges = [_line_edge_pass2(band, first_fit, pooled) for band, first_fit in zip(bands, first, strict=True)]
     hole_edges = [
         edge
         if pooled is None or edge.wall_px <= 0.05
@@ -772,7 +772,7 @@ def measure_part(
     ]
 
     # ---- part frame from the four lines, then the corner arcs in it.
-    frame, edges = frame_from_edges(edges, [s.half_len for s in seeds])
+    frame, edges = frame_from_edges(edges, [seed.half_len for seed in seeds])
     corners = fit_corner_arcs(img, frame, corner_radius_px, parallax, wall_contrast)
     return _part_measurement(frame, edges, corners, hole_edges, mm_per_px, levels, mask)
 

@@ -143,17 +143,17 @@ class ModelState:
 
 def evaluate_edge_model(problem: EdgeProblem, params: np.ndarray) -> ModelState:
     """The model ``Q a + (Q b) Phi(d / s) + C (Phi(d / s) - Phi((d - w) / s))`` at ``params``."""
-    g, k = problem.n_geom, problem.n_plateau
-    d, d_geom = problem.distance(params[:g])
-    blur = params[g]
-    z = d / blur
+    n_geom, n_plateau = problem.n_geom, problem.n_plateau
+    dist, d_geom = problem.distance(params[:n_geom])
+    blur = params[n_geom]
+    z = dist / blur
     cdf, pdf = norm_cdf_pdf(z)
-    plateaus = problem.basis @ params[g + 1 : g + 1 + 2 * k].reshape(2, k).T
+    plateaus = problem.basis @ params[n_geom + 1 : n_geom + 1 + 2 * n_plateau].reshape(2, n_plateau).T
     step = plateaus[:, 1]
     prediction = plateaus[:, 0] + step * cdf
     if problem.wall_px is None:
         return ModelState(prediction, d_geom, z, cdf, pdf, step, blur, None, None, None, 0.0)
-    wall_z = (d - problem.wall_px) / blur
+    wall_z = (dist - problem.wall_px) / blur
     wall_cdf, wall_pdf = norm_cdf_pdf(wall_z)
     contrast = params[-1] if problem.free_wall else problem.fixed_wall_contrast
     prediction = prediction + contrast * (cdf - wall_cdf)
@@ -164,35 +164,35 @@ def fill_jacobian(problem: EdgeProblem, state: ModelState, jac: np.ndarray) -> n
     """Write the model's Jacobian at ``state`` into ``jac`` ((N, n_params) float64, whose plateau
     ``a`` columns already hold the basis: they are constant) and return it.  Columns: geometry
     (through d), blur, plateaus a and b, wall contrast when fitted."""
-    g, k = problem.n_geom, problem.n_plateau
+    n_geom, n_plateau = problem.n_geom, problem.n_plateau
     step, blur, pdf, z = state.step, state.blur, state.pdf, state.z
     if problem.wall_px is not None:
         contrast = state.wall_contrast
         wall_term = (contrast / blur) * state.wall_pdf
         edge_term = (step + contrast) * pdf / blur - wall_term
-        jac[:, g] = -(step + contrast) * pdf * z / blur + wall_term * state.wall_z
+        jac[:, n_geom] = -(step + contrast) * pdf * z / blur + wall_term * state.wall_z
         if problem.free_wall:
             jac[:, -1] = state.cdf - state.wall_cdf
     else:
         edge_term = step * pdf / blur
-        jac[:, g] = -edge_term * z
-    jac[:, :g] = edge_term[:, None] * state.d_geom
-    jac[:, g + 1 + k : g + 1 + 2 * k] = problem.basis * state.cdf[:, None]
+        jac[:, n_geom] = -edge_term * z
+    jac[:, :n_geom] = edge_term[:, None] * state.d_geom
+    jac[:, n_geom + 1 + n_plateau : n_geom + 1 + 2 * n_plateau] = problem.basis * state.cdf[:, None]
     return jac
 
 
 def initial_plateaus(problem: EdgeProblem, geom: np.ndarray, blur: float) -> np.ndarray:
     """Plateau coefficients (a, b[, wall contrast]) from a linear solve at the initial geometry
     and blur (variable projection start)."""
-    n, k = problem.basis.shape
-    d, _ = problem.distance(geom)
-    cdf = norm_cdf(d / blur)
-    design = np.empty((n, 2 * k + int(problem.free_wall)))
-    design[:, :k] = problem.basis
-    design[:, k : 2 * k] = problem.basis * cdf[:, None]
+    n_px, n_plateau = problem.basis.shape
+    dist, _ = problem.distance(geom)
+    cdf = norm_cdf(dist / blur)
+    design = np.empty((n_px, 2 * n_plateau + int(problem.free_wall)))
+    design[:, :n_plateau] = problem.basis
+    design[:, n_plateau : 2 * n_plateau] = problem.basis * cdf[:, None]
     target = problem.values
     if problem.wall_px is not None:
-        wall_cdf = norm_cdf((d - problem.wall_px) / blur)
+        wall_cdf = norm_cdf((dist - problem.wall_px) / blur)
         if problem.free_wall:
             design[:, -1] = cdf - wall_cdf
         else:
@@ -218,7 +218,7 @@ def levenberg_marquardt(
     Returns (params, residuals (N,) grey levels at them, stopped: the step tolerance was reached
     after an accepted step).
     """
-    g = problem.n_geom
+    n_geom = problem.n_geom
     values = problem.values
     damping = 1e-3
     state = evaluate_edge_model(problem, params)
@@ -238,7 +238,7 @@ def levenberg_marquardt(
                 damping *= 10
                 continue
             trial = params + delta
-            trial[g] = min(max(trial[g], 0.25), 8.0)
+            trial[n_geom] = min(max(trial[n_geom], 0.25), 8.0)
             trial_state = evaluate_edge_model(problem, trial)
             trial_residuals = values - trial_state.prediction
             trial_cost = float(weights @ (trial_residuals * trial_residuals))
@@ -248,7 +248,7 @@ def levenberg_marquardt(
                 step_ok = True
                 break
             damping *= 10
-        if not step_ok or np.max(np.abs(delta[: g + 1])) < tol:
+        if not step_ok or np.max(np.abs(delta[: n_geom + 1])) < tol:
             return params, residuals, step_ok
     return params, residuals, False
 
@@ -258,8 +258,8 @@ def tukey_weights(residuals: np.ndarray, weights: np.ndarray) -> np.ndarray:
     of the residuals of the current inliers (``weights > 0``)."""
     inliers = weights > 0
     sigma = 1.4826 * np.median(np.abs(residuals[inliers])) + 1e-6
-    u = residuals / (4.685 * sigma)
-    return np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
+    scaled = residuals / (4.685 * sigma)
+    return np.where(np.abs(scaled) < 1, (1 - scaled * scaled) ** 2, 0.0)
 
 
 def fit_edge_model(
@@ -305,10 +305,10 @@ def fit_edge_model(
         float(wall_contrast or 0.0) if use_wall else 0.0,
         use_wall and wall_contrast is None,
     )
-    n, k = basis.shape
+    n_px, n_plateau = basis.shape
     params, weights = _starting_point(problem, geom, blur0, start)
-    jac = np.empty((n, problem.n_params))
-    jac[:, problem.n_geom + 1 : problem.n_geom + 1 + k] = basis  # d model / d a: constant
+    jac = np.empty((n_px, problem.n_params))
+    jac[:, problem.n_geom + 1 : problem.n_geom + 1 + n_plateau] = basis  # d model / d a: constant
     converged = False
     for round_no in range(robust_rounds + 1):
         # Rounds before the last only set the robust weights: a 1e-3 px step is close enough.
@@ -328,14 +328,14 @@ def _starting_point(
     """Initial parameter vector and robust weights (N,): ``geom`` with ``blur0``, plateaus from
     :func:`initial_plateaus` and uniform weights, or ``geom`` with the blur, plateaus (and wall
     contrast, when fitted) and weights of an earlier fit ``start`` of the same pixels."""
-    n, k = problem.basis.shape
+    n_px, n_plateau = problem.basis.shape
     if start is None:
         blur = float(blur0)
         coef = initial_plateaus(problem, geom, blur)
-        weights = np.ones(n)
+        weights = np.ones(n_px)
     else:
         blur = float(start.blur_px)
-        coef = np.asarray(start.coef, np.float64)[: 2 * k]
+        coef = np.asarray(start.coef, np.float64)[: 2 * n_plateau]
         if problem.free_wall:
             coef = np.append(coef, start.wall_contrast)
         weights = np.asarray(start.weights, np.float64).copy()
@@ -351,22 +351,22 @@ def _edge_fit(
     wall_contrast: float | None,
 ) -> EdgeFit:
     """The :class:`EdgeFit` of the final parameters, residuals and robust weights."""
-    g, k = problem.n_geom, problem.n_plateau
+    n_geom, n_plateau = problem.n_geom, problem.n_plateau
     inliers = weights > 0
     rms = float(np.sqrt(np.mean(residuals[inliers] ** 2))) if inliers.any() else float("inf")
-    a0 = float(params[g + 1])
-    b0 = float(params[g + 1 + k])
+    a0 = float(params[n_geom + 1])
+    b0 = float(params[n_geom + 1 + n_plateau])
     fitted_wall = float(params[-1]) if problem.free_wall else float(wall_contrast or 0.0)
     return EdgeFit(
-        params[:g].copy(),
-        float(params[g]),
+        params[:n_geom].copy(),
+        float(params[n_geom]),
         a0,
         a0 + b0,
         rms,
         int(inliers.sum()),
         converged,
         fitted_wall,
-        params[g + 1 : g + 1 + 2 * k].copy(),
+        params[n_geom + 1 : n_geom + 1 + 2 * n_plateau].copy(),
         weights,
     )
 
