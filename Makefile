@@ -2,7 +2,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+# Stamps keyed on the requirement files' checksums, so editing either file re-installs: the runtime
+# (requirements.txt, for `make run`) and the development tools on top of it (requirements-dev.txt).
+RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -12,16 +15,23 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run test test-broker lint bench setup clean-var
 
-$(STAMP): requirements.txt
+$(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	rm -f $(VENV)/.installed-run-* && touch $(RUN_STAMP)
+
+# requirements-dev.txt starts with `-r requirements.txt`, so this installs the runtime too.
+$(DEV_STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-run-* $(VENV)/.installed-dev-* && touch $(RUN_STAMP) $(DEV_STAMP)
 
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
-setup: $(STAMP)
+setup: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 
@@ -31,14 +41,14 @@ run: setup
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
 ## The whole suite on whatever DATABASE_URL / CELERY_BROKER_URL say (embedded defaults when unset).
-test: $(STAMP) $(CHROMIUM)
+test: $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Only the tests that talk to a real broker and worker (CI runs these against RabbitMQ too).
-test-broker: $(STAMP)
+test-broker: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m broker $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

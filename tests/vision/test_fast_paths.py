@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import ThreadpoolController
 
+from vision.pipeline import inspect as inspect_module
 from vision.pipeline.defects import _rrect_sdf
 from vision.pipeline.measure import _hist_median, _levels
 from vision.pipeline.subpixel import norm_cdf, norm_cdf_pdf
-from vision.pipeline.threads import _setter, single_threaded_blas
+from vision.pipeline.threads import single_threaded_blas
 
 
 def test_norm_cdf_pdf_matches_the_plain_forms():
@@ -42,13 +44,41 @@ def test_rounded_rectangle_distance_matches_the_formula():
     assert np.max(np.abs(_rrect_sdf(u, v, a, b, r) - ref)) < 1e-4
 
 
-def test_single_threaded_blas_restores_the_thread_count():
-    setter = _setter()
+def _blas_threads() -> list[int]:
+    """Current thread count of every BLAS library threadpoolctl finds (read afresh each call)."""
+    return [lib["num_threads"] for lib in ThreadpoolController().select(user_api="blas").info()]
+
+
+@pytest.fixture
+def two_blas_threads():
+    """Every BLAS at two threads during the test (so a limit to one shows), or skip."""
+    blas = ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("no BLAS that threadpoolctl can control")
+    with blas.limit(limits=2):
+        if max(_blas_threads()) < 2:
+            pytest.skip("this BLAS will not run two threads, so a limit to one cannot show")
+        yield _blas_threads()
+
+
+def test_single_threaded_blas_limits_and_restores_the_thread_count(two_blas_threads):
+    before = two_blas_threads
     with single_threaded_blas():
-        if setter is not None:
-            inside = setter(1)
-            assert inside == 1
-    if setter is not None:
-        before = setter(2)
-        setter(before)
-        assert before >= 1
+        assert _blas_threads() == [1] * len(before)
+        with single_threaded_blas():  # nested (or overlapping, from another thread): still one
+            assert _blas_threads() == [1] * len(before)
+        assert _blas_threads() == [1] * len(before)
+    assert _blas_threads() == before
+
+
+def test_inspect_image_runs_with_one_blas_thread(two_blas_threads, monkeypatch):
+    seen = []
+
+    def fake_inspect(*args):
+        seen.append(_blas_threads())
+        return "result"
+
+    monkeypatch.setattr(inspect_module, "_inspect", fake_inspect)
+    assert inspect_module.inspect_image(np.zeros((4, 4), np.uint8), {}, None, None) == "result"
+    assert seen == [[1] * len(two_blas_threads)]
+    assert _blas_threads() == two_blas_threads

@@ -23,6 +23,61 @@ def _rounded_outline(length: float, width: float, r: float, n: int = 12) -> np.n
     return np.vstack(pts)
 
 
+def draw_measurement(
+    canvas: np.ndarray,
+    meas: PartMeasurement,
+    measurements: list[Measurement] | tuple[Measurement, ...],
+    corner_radius_mm: float,
+) -> np.ndarray:
+    """Draw onto ``canvas`` ((H, W, 3) uint8 BGR, ROI px; changed in place and returned) the fitted
+    outline (green, red when length or width is out of tolerance), the hole circles and one
+    deviation label (mm) per failing quantity, top left.  Lines at 1/16 px precision."""
+    shift = 4
+    scale = 1 << shift
+    bad = {m.name.split(".")[0] for m in measurements if not m.ok}
+    outline_colour = _BAD if {"length", "width"} & bad else _OK
+    outline = meas.to_px(_rounded_outline(meas.length_mm, meas.width_mm, corner_radius_mm))
+    points = [np.rint(outline * scale).astype(np.int32)]
+    cv2.polylines(canvas, points, True, outline_colour, 1, cv2.LINE_AA, shift)
+    for hole in meas.holes:
+        (cx, cy), r = hole.edge.centre, hole.edge.radius
+        cv2.circle(
+            canvas, (round(cx * scale), round(cy * scale)), round(r * scale), _OK, 1, cv2.LINE_AA, shift
+        )
+    failing = [m for m in measurements if not m.ok]
+    for row, m in enumerate(failing, start=1):
+        label = f"{m.name}: {m.deviation:+.3f} mm"
+        cv2.putText(canvas, label, (5, 15 * row + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, _BAD, 1, cv2.LINE_AA)
+    return canvas
+
+
+def draw_defects(canvas: np.ndarray, defects: list[Defect]) -> np.ndarray:
+    """Draw an orange box and a "type size" label (mm) round each defect's ROI-pixel bbox onto
+    ``canvas`` ((H, W, 3) uint8 BGR; changed in place and returned)."""
+    for d in defects:
+        x0, y0, x1, y1 = d.bbox_px
+        cv2.rectangle(canvas, (x0 - 3, y0 - 3), (x1 + 3, y1 + 3), _DEFECT, 1)
+        label = f"{d.type} {d.size_mm:.2f}"
+        cv2.putText(
+            canvas, label, (x0, max(y0 - 6, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, _DEFECT, 1, cv2.LINE_AA
+        )
+    return canvas
+
+
+def verdict_banner(width: int, verdict: str, reasons: tuple[str, ...]) -> np.ndarray:
+    """A (28, width, 3) uint8 BGR banner in the verdict's colour with the verdict, its first reason
+    and how many more there are (at most 120 characters)."""
+    banner = np.zeros((28, width, 3), np.uint8)
+    banner[:] = _COLOURS.get(verdict, (120, 120, 120))
+    text = (
+        verdict
+        if not reasons
+        else f"{verdict}: {reasons[0]}" + (f" (+{len(reasons) - 1})" if len(reasons) > 1 else "")
+    )
+    cv2.putText(banner, text[:120], (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    return banner
+
+
 def annotate(
     image: np.ndarray,
     meas: PartMeasurement | None,
@@ -41,50 +96,7 @@ def annotate(
     """
     grey = np.clip(image, 0, 255).astype(np.uint8)
     out = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-    shift = 4  # draw with 1/16 px precision
-    sc = 1 << shift
-    bad = {m.name.split(".")[0] for m in measurements if not m.ok}
     if meas is not None:
-        L, W = meas.length_mm, meas.width_mm
-        outline_col = _BAD if {"length", "width"} & bad else _OK
-        outline = meas.to_px(_rounded_outline(L, W, corner_radius_mm))
-        cv2.polylines(out, [np.rint(outline * sc).astype(np.int32)], True, outline_col, 1, cv2.LINE_AA, shift)
-        for hole in meas.holes:
-            (cx, cy), r = hole.edge.centre, hole.edge.radius
-            cv2.circle(out, (round(cx * sc), round(cy * sc)), round(r * sc), _OK, 1, cv2.LINE_AA, shift)
-        y = 0
-        for m in measurements:
-            if not m.ok:
-                y += 1
-                cv2.putText(
-                    out,
-                    f"{m.name}: {m.deviation:+.3f} mm",
-                    (5, 15 * y + 5),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45,
-                    _BAD,
-                    1,
-                    cv2.LINE_AA,
-                )
-    for d in defects:
-        x0, y0, x1, y1 = d.bbox_px
-        cv2.rectangle(out, (x0 - 3, y0 - 3), (x1 + 3, y1 + 3), _DEFECT, 1)
-        cv2.putText(
-            out,
-            f"{d.type} {d.size_mm:.2f}",
-            (x0, max(y0 - 6, 10)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            _DEFECT,
-            1,
-            cv2.LINE_AA,
-        )
-    banner = np.zeros((28, out.shape[1], 3), np.uint8)
-    banner[:] = _COLOURS.get(verdict, (120, 120, 120))
-    text = (
-        verdict
-        if not reasons
-        else f"{verdict}: {reasons[0]}" + (f" (+{len(reasons) - 1})" if len(reasons) > 1 else "")
-    )
-    cv2.putText(banner, text[:120], (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    return np.vstack([banner, out])
+        draw_measurement(out, meas, measurements, corner_radius_mm)
+    draw_defects(out, defects)
+    return np.vstack([verdict_banner(out.shape[1], verdict, reasons), out])

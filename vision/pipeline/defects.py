@@ -20,6 +20,7 @@ Every defect carries a location in the drawing frame (mm), a size (mm) and a sco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -35,6 +36,8 @@ INTERIOR_K = 5.0  # detection threshold in noise sigmas of the smoothed residual
 SMOOTH_PX = 1.0
 # Voids smaller than this many effective blur sigmas (optics + smoothing) are unresolved: see below.
 UNRESOLVED_SIGMAS = 2.0
+
+DrawingMapper = Callable[[float, float], tuple[float, float]]  # ROI px -> drawing frame mm
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,18 @@ def _poly2_fit(xs, ys, vals, rounds: int = 3):
         v = (np.asarray(y, np.float64) - my) / sy
         return np.column_stack([np.ones_like(u), u, v, u * u, u * v, v * v])
 
-    A = basis(xs, ys)
+    design = basis(xs, ys)
     vals = np.asarray(vals, np.float64)
     keep = np.ones(len(vals), bool)
     coef = np.zeros(6)
     for _ in range(rounds):
         # Normal equations: six O(1) columns (coordinates scaled to the spread), so they are well
         # conditioned and ~5x cheaper than lstsq's SVD on tens of thousands of rows.
-        Ak = A[keep]
-        coef = np.linalg.solve(Ak.T @ Ak + 1e-9 * np.eye(6), Ak.T @ vals[keep])
-        r = vals - A @ coef
-        sigma = 1.4826 * np.median(np.abs(r[keep])) + 1e-6
-        keep = np.abs(r) < 3 * sigma
+        inlier_rows = design[keep]
+        coef = np.linalg.solve(inlier_rows.T @ inlier_rows + 1e-9 * np.eye(6), inlier_rows.T @ vals[keep])
+        residuals = vals - design @ coef
+        sigma = 1.4826 * np.median(np.abs(residuals[keep])) + 1e-6
+        keep = np.abs(residuals) < 3 * sigma
     return lambda x, y: (basis(np.ravel(x), np.ravel(y)) @ coef).reshape(np.shape(x))
 
 
@@ -168,9 +171,366 @@ def _void_diameter(integral: float, peak: float, s_eff: float) -> float:
 
 
 def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a float32 (H, W) image at (N,) pixel coordinates; (N,) float32."""
     mx = np.ascontiguousarray(xs, np.float32).reshape(1, -1)
     my = np.ascontiguousarray(ys, np.float32).reshape(1, -1)
     return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
+
+
+@dataclass(frozen=True, eq=False)
+class IdealPart:
+    """The part the measurements describe, drawn over the ROI (every array (H, W), ROI pixels).
+
+    xx, yy: pixel coordinates (float32, read-only broadcast views); u, v: provisional-frame
+    coordinates (float32, px from the part centre along e1 / e2); outline_sdf: signed distance (px,
+    float32, > 0 outside) to the rounded-rectangle outline; material_sdf: the same with the holes cut
+    out (> 0 off the material); clear_of_holes: bool, farther than the blur reach from every hole
+    edge; model: float32 fraction of material each pixel should show (0..1, blurred by blur_px).
+    half_length_px, half_width_px, corner_radius_px: the outline in px; blur_px: edge blur (px);
+    e1, e2: the provisional frame's axes in the ROI.
+    """
+
+    xx: np.ndarray
+    yy: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    outline_sdf: np.ndarray
+    material_sdf: np.ndarray
+    clear_of_holes: np.ndarray
+    model: np.ndarray
+    half_length_px: float
+    half_width_px: float
+    corner_radius_px: float
+    blur_px: float
+    e1: tuple[float, float]
+    e2: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class Lighting:
+    """Smooth grey-level surfaces fitted to the ROI: material (top face) and stage, float32 (H, W)."""
+
+    material: np.ndarray
+    stage: np.ndarray
+
+
+def cut_holes(
+    outline_sdf: np.ndarray,
+    xx: np.ndarray,
+    yy: np.ndarray,
+    holes: list[tuple[tuple[float, float], float]],
+    blur_px: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed distance to the material and the pixels clear of every hole edge.
+
+    outline_sdf: float32 (H, W) distance to the outline (px, > 0 outside); xx, yy: pixel
+    coordinates broadcastable to (H, W); holes: ((cx, cy), radius) px of each fitted hole.
+    Returns (material_sdf float32 (H, W): the outline's distance, raised to the distance into each
+    hole; clear_of_holes bool (H, W): more than ``4 blur + 2`` px outside every hole).  Only each
+    hole's bounding box is visited (cheaper than the whole ROI); the input is not modified.
+    """
+    shape = outline_sdf.shape
+    material_sdf = outline_sdf.copy()
+    clear_of_holes = np.ones(shape, bool)
+    for (cx, cy), radius in holes:
+        reach = radius + 4 * blur_px + 3
+        ys0, ys1 = max(0, int(cy - reach)), min(shape[0], int(cy + reach) + 2)
+        xs0, xs1 = max(0, int(cx - reach)), min(shape[1], int(cx + reach) + 2)
+        rho = np.hypot(xx[ys0:ys1, xs0:xs1] - cx, yy[ys0:ys1, xs0:xs1] - cy)
+        box = material_sdf[ys0:ys1, xs0:xs1]
+        np.maximum(box, radius - rho, out=box)
+        clear_of_holes[ys0:ys1, xs0:xs1] &= rho > radius + 4 * blur_px + 2
+    return material_sdf, clear_of_holes
+
+
+def ideal_image(material_sdf: np.ndarray, blur_px: float) -> np.ndarray:
+    """Fraction of material (float32 (H, W), 0..1) a blurred step at ``material_sdf`` (px) shows."""
+    model = (material_sdf < 0).astype(np.float32)
+    edge_band = np.abs(material_sdf) < 6 * blur_px
+    model[edge_band] = norm_cdf(-material_sdf[edge_band] / blur_px)
+    return model
+
+
+def ideal_part(shape: tuple[int, int], meas: PartMeasurement, corner_radius_mm: float) -> IdealPart:
+    """The :class:`IdealPart` of ``meas`` over an ROI of ``shape`` (H, W), with corner radius
+    ``corner_radius_mm`` (mm; capped a pixel short of the half width)."""
+    blur_px = max(meas.blur_px, 0.5)
+    mm_per_px = meas.mm_per_px
+    half_length, half_width = meas.length_mm / mm_per_px / 2, meas.width_mm / mm_per_px / 2
+    corner_radius = min(corner_radius_mm / mm_per_px, half_width - 1)
+    xx, yy, u, v = _rrect_frame(meas, shape)
+    outline_sdf = _rrect_sdf(u, v, half_length, half_width, corner_radius)
+    holes = [(hole.edge.centre, hole.edge.radius) for hole in meas.holes]
+    material_sdf, clear_of_holes = cut_holes(outline_sdf, xx, yy, holes, blur_px)
+    return IdealPart(
+        xx,
+        yy,
+        u,
+        v,
+        outline_sdf,
+        material_sdf,
+        clear_of_holes,
+        ideal_image(material_sdf, blur_px),
+        half_length,
+        half_width,
+        corner_radius,
+        blur_px,
+        meas.e1,
+        meas.e2,
+    )
+
+
+def fit_lighting(image: np.ndarray, part: IdealPart, step: int = 5) -> Lighting | None:
+    """Quadratic surfaces of the material and stage grey levels (lighting gradients).
+
+    image: float32 (H, W) ROI.  Fitted on pixels clear of every edge (material: more than
+    ``4 blur + 2`` px inside; stage: ``4 blur + 14`` to 60 px outside the outline), every ``step``-th
+    row and column: that still gives thousands of pixels to each quadratic (0.02 grey levels of
+    noise).  Returns None when either side has fewer than 50 such pixels (part too small).
+    """
+    sub = (slice(None, None, step), slice(None, None, step))
+    blur_px = part.blur_px
+    material_px = part.material_sdf[sub] < -4 * blur_px - 2
+    stage_px = (part.outline_sdf[sub] > 4 * blur_px + 14) & (part.outline_sdf[sub] < 60)
+    if material_px.sum() < 50 or stage_px.sum() < 50:
+        return None
+    xs, ys, values = part.xx[sub], part.yy[sub], image[sub]
+    material = _poly2_fit(xs[material_px], ys[material_px], values[material_px])
+    stage = _poly2_fit(xs[stage_px], ys[stage_px], values[stage_px])
+    return Lighting(_surface(material, image.shape), _surface(stage, image.shape))
+
+
+def normalised_excess(image: np.ndarray, lighting: Lighting, model: np.ndarray) -> np.ndarray:
+    """Image minus the ideal part, in units of the local material contrast: float32 (H, W),
+    > 0 where there is more material than predicted, < 0 where less (1 = a whole pixel)."""
+    contrast = np.maximum(lighting.material - lighting.stage, 1.0)
+    return (image - lighting.stage) / contrast - model
+
+
+def _excess_depth(
+    excess: np.ndarray,
+    edge_point: np.ndarray,
+    normal: np.ndarray,
+    tangent: np.ndarray,
+    offsets: np.ndarray,
+    sign: int,
+) -> float:
+    """Protrusion (sign 1) or depth (sign -1) of an outline defect, px: the excess integrated along
+    the outward ``normal`` over ``offsets`` (px, 0.25 apart) from ``edge_point`` (ROI px), the
+    largest over profiles up to 2 px either side along ``tangent``."""
+    depth = 0.0
+    for shift in np.arange(-2.0, 2.01, 0.5):
+        pts = edge_point + shift * tangent + offsets[:, None] * normal
+        profile = _sample(excess, pts[:, 0], pts[:, 1])
+        depth = max(depth, sign * float(np.sum(profile)) * 0.25)
+    return depth
+
+
+def _outline_defect(
+    excess: np.ndarray, part: IdealPart, xs: np.ndarray, ys: np.ndarray, sign: int, mm_per_px: float
+) -> tuple[str, float, float] | None:
+    """Kind, size (mm) and score of one outline blob (pixels xs, ys), or None when it does not
+    touch the outline (the interior search handles it).  sign: 1 for excess material, -1 missing."""
+    dist = part.outline_sdf[ys, xs]
+    if np.min(np.abs(dist)) > 2.5:
+        return None
+    a, b, r, blur_px = part.half_length_px, part.half_width_px, part.corner_radius_px, part.blur_px
+    deepest = int(np.argmax(np.abs(dist)))
+    u, v = part.u[ys[deepest], xs[deepest]], part.v[ys[deepest], xs[deepest]]
+    frame_normal, on_corner = _rrect_normal(u, v, a, b, r)
+    normal = frame_normal[0] * np.asarray(part.e1) + frame_normal[1] * np.asarray(part.e2)
+    tangent = np.array([-normal[1], normal[0]])
+    edge_point = np.array([xs[deepest], ys[deepest]], float) - dist[deepest] * normal
+    reach = float(np.max(np.abs(dist))) + 4 * blur_px + 2
+    if sign > 0:
+        offsets = np.arange(-4 * blur_px - 2, reach, 0.25)
+    else:
+        offsets = np.arange(-reach, 4 * blur_px + 2, 0.25)
+    depth = _excess_depth(excess, edge_point, normal, tangent, offsets, sign)
+    if sign > 0:
+        kind = "burr"
+    else:
+        kind = "chipped_corner" if on_corner or _near_corner(u, v, a, b, r, 1.0 / mm_per_px) else "chip"
+    score = float(np.max(sign * excess[ys, xs])) / 0.02
+    return kind, depth * mm_per_px, score
+
+
+def outline_defects(
+    excess: np.ndarray, part: IdealPart, mm_per_px: float, to_drawing: DrawingMapper
+) -> tuple[list[Defect], np.ndarray]:
+    """Burrs, chips and chipped corners: blobs of excess (or missing) material above
+    ``EXCESS_THRESHOLD`` within ``OUTLINE_BAND_MM`` of the outline, away from holes.
+
+    excess: float32 (H, W) from :func:`normalised_excess`; to_drawing: ROI px -> drawing mm.
+    Returns (defects, explained: uint8 (H, W), 1 on the pixels of the defects found).
+    """
+    defects: list[Defect] = []
+    explained = np.zeros(excess.shape, np.uint8)
+    outline_sdf = part.outline_sdf
+    near = (np.abs(outline_sdf) < OUTLINE_BAND_MM / mm_per_px) & part.clear_of_holes
+    for sign, region in ((1, outline_sdf > 0.5), (-1, outline_sdf < -0.5)):
+        candidates = (near & region & (sign * excess > EXCESS_THRESHOLD)).astype(np.uint8)
+        if not cv2.countNonZero(candidates):
+            continue
+        n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+        for label in range(1, n_labels):
+            if stats[label, cv2.CC_STAT_AREA] < 2:
+                continue
+            ys, xs = np.nonzero(labels == label)
+            found = _outline_defect(excess, part, xs, ys, sign, mm_per_px)
+            if found is None:
+                continue
+            kind, size_mm, score = found
+            x_mm, y_mm = to_drawing(float(xs.mean()), float(ys.mean()))
+            explained[labels == label] = 1
+            defects.append(Defect(kind, x_mm, y_mm, size_mm, score, _bbox(stats[label])))
+    return defects, explained
+
+
+def interior_core(material_sdf: np.ndarray, blur_px: float, explained: np.ndarray) -> np.ndarray:
+    """Material pixels (bool (H, W)) more than ``3 blur + 2`` px from every edge and clear of the
+    outline defects in ``explained`` (uint8 (H, W)): missing material at a chip would otherwise
+    show up again as a dark blob."""
+    core = material_sdf < -(3 * blur_px + 2)
+    if explained.any():
+        grow = int(2 * (4 * blur_px + 3)) | 1
+        core &= cv2.dilate(explained, np.ones((grow, grow), np.uint8)) == 0
+    return core
+
+
+def smoothed_residual(
+    image: np.ndarray, material_level: np.ndarray, core: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Image minus the material level on ``core`` (0 elsewhere), raw and smoothed by a Gaussian
+    of ``SMOOTH_PX`` normalised over the core: both float32 (H, W), grey levels."""
+    residual = np.where(core, image - material_level, 0).astype(np.float32)
+    weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), SMOOTH_PX)
+    smoothed = cv2.GaussianBlur(residual, (0, 0), SMOOTH_PX) / np.maximum(weight, 1e-3)
+    return residual, smoothed
+
+
+def robust_noise(residual: np.ndarray, smoothed: np.ndarray, core: np.ndarray) -> tuple[float, float]:
+    """Noise sigma (grey levels, from the MAD) of the raw and smoothed residual over ``core``,
+    from every other row and column: a quarter of the pixels pins a median to ~0.2 %."""
+    grid = (slice(None, None, 2), slice(None, None, 2))
+    core_grid = core[grid]
+    noise_smoothed = 1.4826 * float(np.median(np.abs(smoothed[grid][core_grid]))) + 1e-3
+    noise = 1.4826 * float(np.median(np.abs(residual[grid][core_grid]))) + 1e-3
+    return noise, noise_smoothed
+
+
+@dataclass(frozen=True)
+class BlobShape:
+    """Size of one interior blob, px: diameter of the equivalent blurred disk, length and width
+    from its second moments (blur cancelled), weighted centre (ROI px) and peak smoothed contrast."""
+
+    diameter: float
+    length: float
+    width: float
+    centre: tuple[float, float]
+    peak: float
+
+
+def blob_shape(
+    weights: np.ndarray, inside: np.ndarray, peak: float, blur_px: float, effective_blur_px: float
+) -> BlobShape:
+    """Measure a blob from its contrast ``weights`` (float32 (h, w), 0 off the blob) over a box.
+
+    inside: bool (h, w), the blob's (grown) pixels; peak: its peak smoothed contrast; blur_px: the
+    edge blur; effective_blur_px: blur and smoothing combined.  The centre is in box pixels (the
+    box centre when the weights sum to zero or less).
+    """
+    diameter = _void_diameter(float(weights.sum()), peak, effective_blur_px)
+    gy, gx = np.nonzero(inside)
+    ww = weights[gy, gx]
+    wsum = ww.sum()
+    length = width = 0.0
+    if wsum > 0:
+        mx, my = (ww @ gx) / wsum, (ww @ gy) / wsum
+        cxx = (ww @ (gx - mx) ** 2) / wsum
+        cyy = (ww @ (gy - my) ** 2) / wsum
+        cxy = (ww @ ((gx - mx) * (gy - my))) / wsum
+        lam = np.linalg.eigvalsh(np.array([[cxx, cxy], [cxy, cyy]]))
+        # A uniform segment of length L has variance L^2 / 12 along it; the
+        # blur adds the same s^2 along and across, so it cancels here.
+        length = float(np.sqrt(12 * max(lam[1] - lam[0], 0.0)))
+        width = float(np.sqrt(12 * max(lam[0] - blur_px * blur_px, 0.0)))
+        centre = (mx, my)
+    else:
+        centre = (weights.shape[1] / 2, weights.shape[0] / 2)
+    return BlobShape(diameter, length, width, centre, peak)
+
+
+def classify_blob(shape: BlobShape, mm_per_px: float, effective_blur_px: float) -> tuple[str, float]:
+    """("crack" or "void", size in mm) of an interior blob."""
+    kind = (
+        "crack" if shape.length >= 2 * max(shape.width, 1.0) and shape.length * mm_per_px >= 0.45 else "void"
+    )
+    size = max(shape.diameter, shape.length) * mm_per_px
+    if kind == "void" and max(shape.diameter, shape.length) < UNRESOLVED_SIGMAS * effective_blur_px:
+        # Below about two blur widths a spot's integral and peak both go as contrast x
+        # area, so its diameter is barely measurable (a 0.32 mm void at 0.125 mm/px read
+        # 0.23 mm).  Report the largest size such a spot can hide: never pass a void at
+        # the limit because the optics could not size it.
+        size = UNRESOLVED_SIGMAS * effective_blur_px * mm_per_px
+    return kind, size
+
+
+def interior_defects(
+    image: np.ndarray,
+    material_level: np.ndarray,
+    part: IdealPart,
+    core: np.ndarray,
+    smoothed: np.ndarray,
+    noise_smoothed: float,
+    mm_per_px: float,
+    to_drawing: DrawingMapper,
+) -> list[Defect]:
+    """Voids and cracks: blobs of the smoothed residual beyond ``INTERIOR_K`` noise sigmas (and 3
+    grey levels) on the core, darker (first) or brighter than the material.
+
+    image, material_level, smoothed: float32 (H, W) grey levels; core: bool (H, W) from
+    :func:`interior_core`; noise_smoothed: noise of ``smoothed``; to_drawing: ROI px -> drawing mm.
+    """
+    defects: list[Defect] = []
+    blur_px = part.blur_px
+    material = part.material_sdf < -1.0
+    effective_blur = float(np.sqrt(blur_px * blur_px + SMOOTH_PX**2))
+    for sign in (-1, 1):
+        candidates = (core & (sign * smoothed > max(INTERIOR_K * noise_smoothed, 3.0))).astype(np.uint8)
+        if not cv2.countNonZero(candidates):
+            continue
+        n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+        for label in range(1, n_labels):
+            if stats[label, cv2.CC_STAT_AREA] < 3:
+                continue
+            x0, y0, x1, y1 = _bbox(stats[label], pad=int(3 * blur_px) + 3, shape=image.shape)
+            blob = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
+            grown = cv2.dilate(blob, np.ones((5, 5), np.uint8)) > 0
+            grown &= material[y0:y1, x0:x1]
+            weights = sign * (image[y0:y1, x0:x1] - material_level[y0:y1, x0:x1])
+            weights = np.where(grown, weights, 0.0)
+            peak = float(np.max(sign * smoothed[y0:y1, x0:x1][blob > 0]))
+            shape = blob_shape(weights, grown, peak, blur_px, effective_blur)
+            kind, size_mm = classify_blob(shape, mm_per_px, effective_blur)
+            x_mm, y_mm = to_drawing(x0 + shape.centre[0], y0 + shape.centre[1])
+            defects.append(Defect(kind, x_mm, y_mm, size_mm, peak / noise_smoothed, (x0, y0, x1, y1)))
+    return defects
+
+
+def hole_defects(meas: PartMeasurement, reg: Registration) -> list[Defect]:
+    """``missing_hole`` (drawing position and diameter) and ``extra_hole`` defects from registration."""
+    defects: list[Defect] = []
+    for hole in reg.missing:
+        p = meas.to_px(reg.to_drawing(np.array([[hole.x, hole.y]]), meas.length_mm, meas.width_mm))[0]
+        radius = hole.diameter / meas.mm_per_px / 2
+        bbox = (int(p[0] - radius), int(p[1] - radius), int(p[0] + radius) + 1, int(p[1] + radius) + 1)
+        defects.append(Defect("missing_hole", hole.x, hole.y, hole.diameter, 99.0, bbox))
+    for found, x_mm, y_mm in reg.extra:
+        (cx, cy), radius = found.edge.centre, found.edge.radius
+        bbox = (int(cx - radius), int(cy - radius), int(cx + radius) + 1, int(cy + radius) + 1)
+        defects.append(Defect("extra_hole", x_mm, y_mm, found.diameter, 99.0, bbox))
+    return defects
 
 
 def detect_defects(
@@ -188,157 +548,31 @@ def detect_defects(
     Returns (defects, diagnostics dict with noise levels and levels used).
     """
     img = np.asarray(image, np.float32)
-    s = max(meas.blur_px, 0.5)
-    px = meas.mm_per_px
-    a, b = meas.length_mm / px / 2, meas.width_mm / px / 2
-    r = min(corner_radius_mm / px, b - 1)
-    xx, yy, u, v = _rrect_frame(meas, img.shape)
-    sdf_outline = _rrect_sdf(u, v, a, b, r)
-    sdf_mat = sdf_outline.copy()
-    # Pixels close to a hole edge, per hole bounding box (cheaper than the whole ROI).
-    clear_of_holes = np.ones(img.shape, bool)
-    for hole in meas.holes:
-        (cx, cy), hr = hole.edge.centre, hole.edge.radius
-        reach = hr + 4 * s + 3
-        ys0, ys1 = max(0, int(cy - reach)), min(img.shape[0], int(cy + reach) + 2)
-        xs0, xs1 = max(0, int(cx - reach)), min(img.shape[1], int(cx + reach) + 2)
-        rho = np.hypot(xx[ys0:ys1, xs0:xs1] - cx, yy[ys0:ys1, xs0:xs1] - cy)
-        np.maximum(sdf_mat[ys0:ys1, xs0:xs1], hr - rho, out=sdf_mat[ys0:ys1, xs0:xs1])
-        clear_of_holes[ys0:ys1, xs0:xs1] &= rho > hr + 4 * s + 2
-    model = (sdf_mat < 0).astype(np.float32)
-    edge_band = np.abs(sdf_mat) < 6 * s
-    model[edge_band] = norm_cdf(-sdf_mat[edge_band] / s)
-
-    # Smooth material and stage levels (lighting), from pixels clear of every edge: every 5th row
-    # and column still gives thousands of pixels to each quadratic (0.02 grey levels of noise).
-    step = 5
-    sub = (slice(None, None, step), slice(None, None, step))
-    mat_px = sdf_mat[sub] < -4 * s - 2
-    stage_px = (sdf_outline[sub] > 4 * s + 14) & (sdf_outline[sub] < 60)
-    if mat_px.sum() < 50 or stage_px.sum() < 50:
+    part = ideal_part(img.shape, meas, corner_radius_mm)
+    lighting = fit_lighting(img, part)
+    if lighting is None:
         return [], {"skipped": "part too small for defect detection"}
-    fg = _poly2_fit(xx[sub][mat_px], yy[sub][mat_px], img[sub][mat_px])
-    bg = _poly2_fit(xx[sub][stage_px], yy[sub][stage_px], img[sub][stage_px])
-    fg_img = _surface(fg, img.shape)
-    bg_img = _surface(bg, img.shape)
-    contrast = np.maximum(fg_img - bg_img, 1.0)
-    excess = (img - bg_img) / contrast - model
-
-    defects: list[Defect] = []
+    excess = normalised_excess(img, lighting, part.model)
     to_drawing = _drawing_mapper(meas, reg)
 
     # ---- outline defects
-    explained = np.zeros(img.shape, np.uint8)  # pixels of outline defects
-    near = (np.abs(sdf_outline) < OUTLINE_BAND_MM / px) & clear_of_holes
-    for kind_sign, region in ((1, sdf_outline > 0.5), (-1, sdf_outline < -0.5)):
-        cand = (near & region & (kind_sign * excess > EXCESS_THRESHOLD)).astype(np.uint8)
-        if not cv2.countNonZero(cand):
-            continue
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
-        for k in range(1, n):
-            if stats[k, cv2.CC_STAT_AREA] < 2:
-                continue
-            ys_k, xs_k = np.nonzero(labels == k)
-            dist = sdf_outline[ys_k, xs_k]
-            if np.min(np.abs(dist)) > 2.5:
-                continue  # not attached to the edge: interior detection handles it
-            deepest = int(np.argmax(np.abs(dist)))
-            uu, vv = u[ys_k[deepest], xs_k[deepest]], v[ys_k[deepest], xs_k[deepest]]
-            nrm, on_corner = _rrect_normal(uu, vv, a, b, r)
-            n_img = nrm[0] * np.asarray(meas.e1) + nrm[1] * np.asarray(meas.e2)
-            t_img = np.array([-n_img[1], n_img[0]])
-            p_edge = np.array([xs_k[deepest], ys_k[deepest]], float) - dist[deepest] * n_img
-            reach = float(np.max(np.abs(dist))) + 4 * s + 2
-            ts = np.arange(-4 * s - 2, reach, 0.25) if kind_sign > 0 else np.arange(-reach, 4 * s + 2, 0.25)
-            depth = 0.0
-            for tau in np.arange(-2.0, 2.01, 0.5):
-                pts = p_edge + tau * t_img + ts[:, None] * n_img
-                prof = _sample(excess, pts[:, 0], pts[:, 1])
-                depth = max(depth, kind_sign * float(np.sum(prof)) * 0.25)
-            cx_k, cy_k = float(xs_k.mean()), float(ys_k.mean())
-            x_d, y_d = to_drawing(cx_k, cy_k)
-            if kind_sign > 0:
-                kind = "burr"
-            else:
-                kind = "chipped_corner" if on_corner or _near_corner(uu, vv, a, b, r, 1.0 / px) else "chip"
-            score = float(np.max(kind_sign * excess[ys_k, xs_k])) / 0.02
-            bbox = _bbox(stats[k])
-            explained[labels == k] = 1
-            defects.append(Defect(kind, x_d, y_d, depth * px, score, bbox))
+    defects, explained = outline_defects(excess, part, meas.mm_per_px, to_drawing)
 
     # ---- interior defects
-    core = sdf_mat < -(3 * s + 2)
-    if explained.any():
-        # Missing material at a chip would otherwise show up again as a dark blob.
-        grow = int(2 * (4 * s + 3)) | 1
-        core &= cv2.dilate(explained, np.ones((grow, grow), np.uint8)) == 0
-    resid = np.where(core, img - fg_img, 0).astype(np.float32)
-    coref = core.astype(np.float32)
-    den = cv2.GaussianBlur(coref, (0, 0), SMOOTH_PX)
-    smooth = cv2.GaussianBlur(resid, (0, 0), SMOOTH_PX) / np.maximum(den, 1e-3)
-    # Noise from every other row and column: a quarter of the pixels pins a median to ~0.2 %.
-    grid = (slice(None, None, 2), slice(None, None, 2))
-    core_g = core[grid]
-    noise_s = 1.4826 * float(np.median(np.abs(smooth[grid][core_g]))) + 1e-3
-    noise = 1.4826 * float(np.median(np.abs(resid[grid][core_g]))) + 1e-3
-    material = sdf_mat < -1.0
-    s_eff = float(np.sqrt(s * s + SMOOTH_PX**2))
-    for sign in (-1, 1):
-        cand = (core & (sign * smooth > max(INTERIOR_K * noise_s, 3.0))).astype(np.uint8)
-        if not cv2.countNonZero(cand):
-            continue
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
-        for k in range(1, n):
-            if stats[k, cv2.CC_STAT_AREA] < 3:
-                continue
-            x0, y0, x1, y1 = _bbox(stats[k], pad=int(3 * s) + 3, shape=img.shape)
-            comp = (labels[y0:y1, x0:x1] == k).astype(np.uint8)
-            grown = cv2.dilate(comp, np.ones((5, 5), np.uint8)) > 0
-            grown &= material[y0:y1, x0:x1]
-            wgt = sign * (img[y0:y1, x0:x1] - fg_img[y0:y1, x0:x1])
-            wgt = np.where(grown, wgt, 0.0)
-            total = float(wgt.sum())
-            peak = float(np.max(sign * smooth[y0:y1, x0:x1][comp > 0]))
-            diameter = _void_diameter(total, peak, s_eff)
-            gy, gx = np.nonzero(grown)
-            ww = wgt[gy, gx]
-            wsum = ww.sum()
-            length = width = 0.0
-            if wsum > 0:
-                mx, my = (ww @ gx) / wsum, (ww @ gy) / wsum
-                cxx = (ww @ (gx - mx) ** 2) / wsum
-                cyy = (ww @ (gy - my) ** 2) / wsum
-                cxy = (ww @ ((gx - mx) * (gy - my))) / wsum
-                lam = np.linalg.eigvalsh(np.array([[cxx, cxy], [cxy, cyy]]))
-                # A uniform segment of length L has variance L^2 / 12 along it; the
-                # blur adds the same s^2 along and across, so it cancels here.
-                length = float(np.sqrt(12 * max(lam[1] - lam[0], 0.0)))
-                width = float(np.sqrt(12 * max(lam[0] - s * s, 0.0)))
-                cx_k, cy_k = x0 + mx, y0 + my
-            else:
-                cx_k, cy_k = (x0 + x1) / 2, (y0 + y1) / 2
-            kind = "crack" if length >= 2 * max(width, 1.0) and length * px >= 0.45 else "void"
-            size = max(diameter, length) * px
-            if kind == "void" and max(diameter, length) < UNRESOLVED_SIGMAS * s_eff:
-                # Below about two blur widths a spot's integral and peak both go as contrast x
-                # area, so its diameter is barely measurable (a 0.32 mm void at 0.125 mm/px read
-                # 0.23 mm).  Report the largest size such a spot can hide: never pass a void at
-                # the limit because the optics could not size it.
-                size = UNRESOLVED_SIGMAS * s_eff * px
-            x_d, y_d = to_drawing(cx_k, cy_k)
-            defects.append(Defect(kind, x_d, y_d, size, peak / noise_s, (x0, y0, x1, y1)))
+    core = interior_core(part.material_sdf, part.blur_px, explained)
+    residual, smoothed = smoothed_residual(img, lighting.material, core)
+    noise, noise_smoothed = robust_noise(residual, smoothed, core)
+    defects += interior_defects(
+        img, lighting.material, part, core, smoothed, noise_smoothed, meas.mm_per_px, to_drawing
+    )
 
     # ---- holes
-    for hs in reg.missing:
-        p = meas.to_px(reg.to_drawing(np.array([[hs.x, hs.y]]), meas.length_mm, meas.width_mm))[0]
-        rr = hs.diameter / px / 2
-        bbox = (int(p[0] - rr), int(p[1] - rr), int(p[0] + rr) + 1, int(p[1] + rr) + 1)
-        defects.append(Defect("missing_hole", hs.x, hs.y, hs.diameter, 99.0, bbox))
-    for hm, x_d, y_d in reg.extra:
-        (cx, cy), rr = hm.edge.centre, hm.edge.radius
-        bbox = (int(cx - rr), int(cy - rr), int(cx + rr) + 1, int(cy + rr) + 1)
-        defects.append(Defect("extra_hole", x_d, y_d, hm.diameter, 99.0, bbox))
-    diag = {"noise": noise, "noise_smoothed": noise_s, "material_level": float(np.median(fg_img))}
+    defects += hole_defects(meas, reg)
+    diag = {
+        "noise": noise,
+        "noise_smoothed": noise_smoothed,
+        "material_level": float(np.median(lighting.material)),
+    }
     return defects, diag
 
 

@@ -35,7 +35,7 @@ from .rectify import (
 from .register import Registration, register_holes
 from .spec import PartSpec
 from .threads import single_threaded_blas
-from .verdict import FAIL, PASS, UNABLE, Measurement, decide, make_measurements
+from .verdict import FAIL, PASS, UNABLE, Measurement, Verdict, decide, make_measurements
 
 PIPELINE_VERSION = "vision-pipeline/0.1.0"
 COARSE_FACTOR = 4
@@ -149,10 +149,9 @@ def inspect_image(
         return _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_defect_mm)
 
 
-def _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_defect_mm) -> InspectionResult:
-    """:func:`inspect_image` itself (same arguments)."""
-    timer = _Timer()
-    part_spec = spec if isinstance(spec, PartSpec) else PartSpec.from_dict(spec)
+def _grey_image(image: np.ndarray, calibration: CameraCalibration) -> np.ndarray:
+    """The camera frame as (H, W) uint8 grey ((H, W, 3) BGR is converted); ValueError when its
+    size is not the calibration's or it is not uint8."""
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if (image.shape[1], image.shape[0]) != tuple(calibration.image_size):
@@ -162,6 +161,45 @@ def _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_def
         )
     if image.dtype != np.uint8:
         raise ValueError("image must be uint8")
+    return image
+
+
+def _check_fits(part_spec: PartSpec, coarse: RectifyMaps) -> None:
+    """Raise PartTooLargeError when the drawing cannot fit the station's view at any angle."""
+    view_w, view_h = view_extent_px(coarse.valid)
+    check_fits_view(
+        part_spec.length,
+        part_spec.width,
+        view_w * coarse.mm_per_px,
+        view_h * coarse.mm_per_px,
+    )
+
+
+def _roi(bbox: tuple[int, int, int, int], fine_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The fine-grid ROI (x0, y0, x1, y1) px round a coarse-grid bbox, ``ROI_MARGIN_PX`` wider and
+    clipped to the fine grid (coarse and fine grids share their origin, snapped: the bbox scales)."""
+    x0, y0, x1, y1 = bbox
+    return (
+        max(0, x0 * COARSE_FACTOR - ROI_MARGIN_PX),
+        max(0, y0 * COARSE_FACTOR - ROI_MARGIN_PX),
+        min(fine_shape[1], x1 * COARSE_FACTOR + ROI_MARGIN_PX),
+        min(fine_shape[0], y1 * COARSE_FACTOR + ROI_MARGIN_PX),
+    )
+
+
+def _parallax(fine: RectifyMaps, plane: StagePlane, roi, h_mm: float) -> Parallax:
+    """Where the side walls of a part ``h_mm`` thick show in the ROI: the camera nadir (ROI px) and
+    thickness / camera height."""
+    centre = camera_centre(plane)
+    nadir = fine.mm_to_px(centre[:2]) - np.array(roi[:2], float)
+    return Parallax((float(nadir[0]), float(nadir[1])), h_mm / abs(float(centre[2])))
+
+
+def _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_defect_mm) -> InspectionResult:
+    """:func:`inspect_image` itself (same arguments)."""
+    timer = _Timer()
+    part_spec = spec if isinstance(spec, PartSpec) else PartSpec.from_dict(spec)
+    image = _grey_image(image, calibration)
     h_mm = part_spec.thickness
     # Maps are built once per station for the stage plane; the top face of a part of
     # any thickness is a homothety of it about the nadir, handled as a scale factor.
@@ -169,41 +207,24 @@ def _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_def
     fine = get_maps(calibration, plane, 0.0, mm_per_px)
     top_mm_per_px = mm_per_px * height_scale(plane, 0.0, h_mm)
     timer.lap("maps")
-    meas: PartMeasurement | None = None
     roi_img = None
     pose: dict[str, Any] = {}
     try:
-        view_w, view_h = view_extent_px(coarse.valid)
-        check_fits_view(
-            part_spec.length,
-            part_spec.width,
-            view_w * coarse.mm_per_px,
-            view_h * coarse.mm_per_px,
-        )
+        _check_fits(part_spec, coarse)
         small = rectify(image, coarse)
         timer.lap("rectify")
         loc = locate_part(small, coarse.valid, min_area_px=20.0 / (mm_per_px * COARSE_FACTOR) ** 2)
         timer.lap("locate")
-        x0, y0, x1, y1 = loc.bbox
-        # Coarse and fine grids share their origin (snapped), so scale the bbox.
-        roi = (
-            max(0, x0 * COARSE_FACTOR - ROI_MARGIN_PX),
-            max(0, y0 * COARSE_FACTOR - ROI_MARGIN_PX),
-            min(fine.shape[1], x1 * COARSE_FACTOR + ROI_MARGIN_PX),
-            min(fine.shape[0], y1 * COARSE_FACTOR + ROI_MARGIN_PX),
-        )
+        roi = _roi(loc.bbox, fine.shape)
         roi_u8 = rectify(image, fine, roi)
         roi_img = roi_u8.astype(np.float32)
         timer.lap("rectify")
-        centre = camera_centre(plane)
-        nadir = fine.mm_to_px(centre[:2]) - np.array(roi[:2], float)
-        parallax = Parallax((float(nadir[0]), float(nadir[1])), h_mm / abs(float(centre[2])))
-        meas = measure_part(
+        meas: PartMeasurement = measure_part(
             roi_u8,
             loc.threshold,
             mm_per_px=top_mm_per_px,
             corner_radius_mm=part_spec.corner_radius,
-            parallax=parallax,
+            parallax=_parallax(fine, plane, roi, h_mm),
         )
         timer.lap("measure")
         reg = register_holes(meas, part_spec)
@@ -215,37 +236,48 @@ def _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_def
         verdict = decide(measurements, defects, min_defect_mm=min_defect_mm)
         timer.lap("verdict")
         diag.update({"blur_px": meas.blur_px, "levels": list(meas.levels), "roi": list(roi)})
-        annotated = None
-        if annotate_image:
-            annotated = annotate(
-                roi_img,
-                meas,
-                measurements,
-                defects,
-                verdict.verdict,
-                verdict.reasons,
-                corner_radius_mm=part_spec.corner_radius,
-            )
-            timer.lap("annotate")
-        return InspectionResult(
+        if not annotate_image:
+            return _judged(verdict, defects, pose, timer, diag, None)
+        annotated = annotate(
+            roi_img,
+            meas,
+            measurements,
+            defects,
             verdict.verdict,
             verdict.reasons,
-            verdict.measurements,
-            tuple(defects),
-            pose,
-            timer.done(),
-            diagnostics=diag,
-            annotated=annotated,
+            corner_radius_mm=part_spec.corner_radius,
         )
+        timer.lap("annotate")
+        return _judged(verdict, defects, pose, timer, diag, annotated)
     except InspectionError as exc:
-        annotated = None
-        if annotate_image:
-            base = roi_img if roi_img is not None else rectify(image, coarse)
-            annotated = annotate(base, None, [], [], UNABLE, (str(exc),))
-            timer.lap("annotate")
-        return InspectionResult(
-            UNABLE, (str(exc),), (), (), pose, timer.done(), unable_code=exc.code, annotated=annotated
-        )
+        if not annotate_image:
+            return _unable(exc, pose, timer, None)
+        # The picture: the part's ROI, or the coarse view when the part was not located.
+        base = roi_img if roi_img is not None else rectify(image, coarse)
+        annotated = annotate(base, None, [], [], UNABLE, (str(exc),))
+        timer.lap("annotate")
+        return _unable(exc, pose, timer, annotated)
+
+
+def _judged(verdict: Verdict, defects, pose, timer: _Timer, diag: dict, annotated) -> InspectionResult:
+    """The result of a completed inspection (annotated: BGR picture or None)."""
+    return InspectionResult(
+        verdict.verdict,
+        verdict.reasons,
+        verdict.measurements,
+        tuple(defects),
+        pose,
+        timer.done(),
+        diagnostics=diag,
+        annotated=annotated,
+    )
+
+
+def _unable(exc: InspectionError, pose: dict[str, Any], timer: _Timer, annotated) -> InspectionResult:
+    """The UNABLE result of an inspection stopped by ``exc`` (pose as far as it got)."""
+    return InspectionResult(
+        UNABLE, (str(exc),), (), (), pose, timer.done(), unable_code=exc.code, annotated=annotated
+    )
 
 
 def _pose(meas, reg: Registration, fine: RectifyMaps, roi, plane, h_mm) -> dict[str, Any]:

@@ -64,6 +64,66 @@ def check_fits_view(length: float, width: float, view_w: float, view_h: float, m
         )
 
 
+def otsu_threshold(pixels: np.ndarray) -> float:
+    """Otsu's grey level (uint8 pixels, any shape) between a bright part and the darker stage.
+
+    Otsu splits any histogram, so a real contrast step is demanded (5th to 99.9th percentile at
+    least 40 grey levels, the threshold between them): an empty stage with noise and a lighting
+    gradient is not "found" as a part.  Raises NoPartError.
+    """
+    thr, _ = cv2.threshold(pixels.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    lo, hi = np.percentile(pixels, [5, 99.9])
+    if hi - lo < 40 or not (lo < thr < hi):
+        raise NoPartError("no part in view (no bright object on the stage)")
+    return thr
+
+
+def part_sized_blobs(
+    mask: np.ndarray, min_area_px: float, second_part_fraction: float
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Connected blobs of ``mask`` (uint8 (H, W)) that could be parts.
+
+    Returns (labels int32 (H, W), cv2 stats per label, the labels of the part-sized blobs, largest
+    first): at least ``min_area_px`` and ``second_part_fraction`` of the largest.  Raises
+    NoPartError when no blob reaches ``min_area_px``.
+    """
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(float)
+    big = [i + 1 for i in np.argsort(-areas) if areas[i] >= min_area_px]
+    if not big:
+        raise NoPartError("no part in view (only blobs smaller than a part)")
+    largest = stats[big[0], cv2.CC_STAT_AREA]
+    return labels, stats, [i for i in big if stats[i, cv2.CC_STAT_AREA] >= second_part_fraction * largest]
+
+
+def view_edge(valid: np.ndarray) -> np.ndarray:
+    """The edge of the usable area, bool (H, W): the image border plus anything without camera
+    data (``valid`` False), grown by a pixel."""
+    edge = np.pad(~valid, 1, constant_values=True)
+    return cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8))[1:-1, 1:-1] > 0
+
+
+def _blob_location(labels: np.ndarray, stats: np.ndarray, label: int, threshold: float) -> PartLocation:
+    """The :class:`PartLocation` of blob ``label``: minimum-area rectangle (longer side first),
+    bounding box and outer contour of the blob."""
+    blob = (labels == label).astype(np.uint8)
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea).reshape(-1, 2)
+    (cx, cy), (w, h), ang = cv2.minAreaRect(contour)
+    if w < h:
+        w, h, ang = h, w, ang + 90.0
+    x, y, bw, bh = cv2.boundingRect(contour)
+    return PartLocation(
+        (float(cx), float(cy)),
+        (float(w), float(h)),
+        float(ang % 180.0),
+        (x, y, x + bw, y + bh),
+        float(stats[label, cv2.CC_STAT_AREA]),
+        contour.astype(np.int32),
+        float(threshold),
+    )
+
+
 def locate_part(
     image: np.ndarray,
     valid: np.ndarray | None = None,
@@ -87,24 +147,11 @@ def locate_part(
     pixels = image[valid]
     if pixels.size == 0:
         raise NoPartError("the rectified view is empty")
-    thr, _ = cv2.threshold(pixels.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    lo, hi = np.percentile(pixels, [5, 99.9])
-    # Otsu splits any histogram; demand a real contrast step so an empty stage with
-    # noise and lighting gradient is not "found" as a part.
-    if hi - lo < 40 or not (lo < thr < hi):
-        raise NoPartError("no part in view (no bright object on the stage)")
+    thr = otsu_threshold(pixels)
     mask = ((image > thr) & valid).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA].astype(float)
-    big = [i + 1 for i in np.argsort(-areas) if areas[i] >= min_area_px]
-    if not big:
-        raise NoPartError("no part in view (only blobs smaller than a part)")
-    largest = stats[big[0], cv2.CC_STAT_AREA]
-    parts = [i for i in big if stats[i, cv2.CC_STAT_AREA] >= second_part_fraction * largest]
-    # The edge of the usable area: image border plus anything without camera data.
-    edge = np.pad(~valid, 1, constant_values=True)
-    edge = cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8))[1:-1, 1:-1] > 0
+    labels, stats, parts = part_sized_blobs(mask, min_area_px, second_part_fraction)
+    edge = view_edge(valid)
     for i in parts:
         if np.any(edge[labels == i]):
             raise PartTouchesBorderError(
@@ -112,20 +159,4 @@ def locate_part(
             )
     if len(parts) > 1:
         raise MultiplePartsError(f"{len(parts)} objects of part size in view; place one part")
-    k = parts[0]
-    blob = (labels == k).astype(np.uint8)
-    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    contour = max(contours, key=cv2.contourArea).reshape(-1, 2)
-    (cx, cy), (w, h), ang = cv2.minAreaRect(contour)
-    if w < h:
-        w, h, ang = h, w, ang + 90.0
-    x, y, bw, bh = cv2.boundingRect(contour)
-    return PartLocation(
-        (float(cx), float(cy)),
-        (float(w), float(h)),
-        float(ang % 180.0),
-        (x, y, x + bw, y + bh),
-        float(stats[k, cv2.CC_STAT_AREA]),
-        contour.astype(np.int32),
-        float(thr),
-    )
+    return _blob_location(labels, stats, parts[0], thr)

@@ -327,6 +327,19 @@ def _circle_band(image, centre, radius, sector=None, *, material_inside: bool) -
     return _CircleBand(xs.astype(float), ys.astype(float), vals, basis, material_inside)
 
 
+def _circle_walls(band: _CircleBand, centre, radius: float, parallax: Parallax | None) -> np.ndarray | None:
+    """Visible wall width (px, (N,) float64) at each band pixel for the circle (centre, radius) px:
+    outside a corner arc (material inside), the bore inside a hole; None without parallax."""
+    if parallax is None:
+        return None
+    xf, yf = band.xs, band.ys
+    cx0, cy0 = centre
+    if not band.material_inside:
+        return parallax.bore_wall_px(xf, yf, (cx0, cy0), radius)
+    rho = np.hypot(xf - cx0, yf - cy0) + 1e-9
+    return parallax.wall_px(xf, yf, (xf - cx0) / rho, (yf - cy0) / rho)
+
+
 def _fit_circle_band(
     band: _CircleBand,
     centre,
@@ -345,22 +358,14 @@ def _fit_circle_band(
     """
     xf, yf = band.xs, band.ys
     cx0, cy0 = centre
-    material_inside = band.material_inside
-    wall = None
-    sign = 1.0 if material_inside else -1.0
-    if parallax is not None:
-        rho = np.hypot(xf - cx0, yf - cy0) + 1e-9
-        if material_inside:
-            wall = parallax.wall_px(xf, yf, sign * (xf - cx0) / rho, sign * (yf - cy0) / rho)
-        else:
-            wall = parallax.bore_wall_px(xf, yf, (cx0, cy0), radius)
+    wall = _circle_walls(band, centre, radius, parallax)
     wall_p90 = float(np.percentile(wall, 90)) if wall is not None else 0.0
     wide = wall_p90 >= WIDE_WALL_PX
     if wall_contrast is None and not wide:
         wall_contrast = 0.0
     # The edge model wants d > 0 off the material: outside a corner arc, inside a hole (where the
     # bore's wall shows, between the top edge and the stage seen through the hole).
-    distance = circle_distance(xf, yf) if material_inside else _negated(circle_distance(xf, yf))
+    distance = circle_distance(xf, yf) if band.material_inside else _negated(circle_distance(xf, yf))
     fit: EdgeFit = fit_edge_model(
         band.vals,
         band.basis,
@@ -531,6 +536,190 @@ def part_mask(image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarr
     return mask, contours[outer_i].reshape(-1, 2), holes
 
 
+@dataclass(frozen=True, eq=False)
+class PartFrame:
+    """A part's frame in ROI pixels: centre (2,) px, unit axes e1 (along the length) and e2 = e1
+    rotated -90 degrees (2,), and the extent along them (px)."""
+
+    centre: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+    length_px: float
+    width_px: float
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeSeed:
+    """Where to look for one straight edge: a point on it (2,) px, its outward unit normal (2,)
+    and the half length of its straight portion (px)."""
+
+    point: np.ndarray
+    normal: np.ndarray
+    half_len: float
+
+
+RoughHole = tuple[tuple[float, float], float]  # (centre px, radius px)
+
+
+def rough_frame(outer: np.ndarray) -> PartFrame:
+    """The minimum-area rectangle round the outer contour ((N, 2) int px) as a :class:`PartFrame`
+    (e1 along its longer side): the seed of every fit, moved by burrs and chips."""
+    (cx, cy), (length, width), angle_deg = cv2.minAreaRect(outer)
+    if length < width:
+        length, width, angle_deg = width, length, angle_deg + 90.0
+    angle = np.deg2rad(angle_deg)
+    e1 = np.array([np.cos(angle), np.sin(angle)])
+    e2 = np.array([e1[1], -e1[0]])
+    return PartFrame(np.array([cx, cy]), e1, e2, length, width)
+
+
+def rough_holes(hole_contours: list[np.ndarray], min_diameter_px: float) -> list[RoughHole]:
+    """Centroid and equal-area radius (+ half a pixel for the contour) of each hole contour ((N, 2)
+    int px) at least ``min_diameter_px`` across and roughly round (isoperimetric ratio >= 0.75)."""
+    holes = []
+    min_area = np.pi * (min_diameter_px / 2) ** 2
+    for contour in hole_contours:
+        area = cv2.contourArea(contour)
+        perimeter = cv2.arcLength(contour.reshape(-1, 1, 2), True)
+        if area < min_area or perimeter <= 0 or 4 * np.pi * area / perimeter**2 < 0.75:
+            continue
+        m = cv2.moments(contour.reshape(-1, 1, 2))
+        holes.append(((m["m10"] / m["m00"], m["m01"] / m["m00"]), np.sqrt(area / np.pi) + 0.5))
+    return holes
+
+
+def _seed_line(outer: np.ndarray, centre: np.ndarray, normal: np.ndarray, dist: float, half_len: float):
+    """A point (2,) px and outward unit normal (2,) of the straight edge ``dist`` px from ``centre``
+    along ``normal``: a robust line through the contour points of its straight portion when at least
+    10 lie close to their median offset (a burr or chip moves minAreaRect and a few contour points,
+    but not the median), else the rough rectangle's side."""
+    rel = outer - centre
+    tangent = np.array([-normal[1], normal[0]])
+    offset = rel @ normal
+    along = rel @ tangent
+    on_side = (np.abs(along) < half_len) & (offset > 0.5 * dist)
+    seed_normal, point = normal, centre + dist * normal
+    if on_side.sum() >= 10:
+        median = float(np.median(offset[on_side]))
+        close = on_side & (np.abs(offset - median) < 3)
+        if close.sum() >= 10:
+            vx, vy, x0, y0 = cv2.fitLine(
+                outer[close].astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01
+            ).ravel()
+            seed_normal = np.array([-vy, vx]) * np.sign(np.array([-vy, vx]) @ normal)
+            point = np.array([x0, y0]) + 0.5 * seed_normal  # contour pixels sit ~half a pixel inside
+            seed_tangent = np.array([-seed_normal[1], seed_normal[0]])
+            point = point + ((centre - point) @ seed_tangent) * seed_tangent
+    return point, seed_normal
+
+
+def straight_edge_seeds(outer: np.ndarray, frame: PartFrame, corner_radius_px: float) -> list[EdgeSeed]:
+    """Seeds of the bottom (-e2), right (+e1), top (+e2) and left (-e1) edges from the outer contour
+    ((N, 2) int px) and its rough frame; the straight portions stop ``BAND_PX + 2`` px short of the
+    corner arcs (radius px).  Raises MeasurementError when a portion is under 10 px long."""
+    e1, e2, length, width = frame.e1, frame.e2, frame.length_px, frame.width_px
+    sides = [(-e2, width / 2, length / 2), (e1, length / 2, width / 2), (e2, width / 2, length / 2)]
+    sides.append((-e1, length / 2, width / 2))
+    seeds = []
+    for normal, dist, half_side in sides:
+        half_len = half_side - corner_radius_px - BAND_PX - 2
+        if half_len < 10:
+            raise MeasurementError("straight edge too short to measure (corner radius too large?)")
+        point, seed_normal = _seed_line(outer, frame.centre, normal, dist, half_len)
+        seeds.append(EdgeSeed(point, seed_normal, half_len))
+    return seeds
+
+
+def fit_through_holes(
+    image: np.ndarray,
+    holes: list[RoughHole],
+    levels: tuple[float, float],
+    parallax: Parallax | None,
+) -> list[tuple[CircleEdge, EdgeFit]]:
+    """First fit (wall contrast free where the bore is wide) of each rough hole that goes through
+    the part (see :func:`is_through`; levels: material and stage grey levels).  image: float32
+    (H, W).  A dark cavity (void) is left out: defect detection reports it, once; so is a hole
+    whose fit fails (merged with a crack or void): registration then reports it missing, so the
+    part fails rather than being unable to inspect."""
+    material_level, stage_level = levels
+    fitted = []
+    for centre, radius in holes:
+        if not is_through(floor_level(image, centre, radius), material_level, stage_level):
+            continue
+        try:
+            band = _circle_band(image, centre, radius, material_inside=False)
+            edge, fit = _fit_circle_band(band, centre, radius, parallax=parallax, wall_contrast=None)
+        except MeasurementError:
+            continue
+        fitted.append((edge, fit))
+    return fitted
+
+
+def frame_from_edges(edges: list[LineEdge], half_lengths: list[float]) -> tuple[PartFrame, list[LineEdge]]:
+    """The part frame from the four fitted lines (bottom, right, top, left): centre where the two
+    mid-lines cross, length and width through it (px), axis from :func:`_frame_axis`.  Returns it
+    and the edges, bottom and top swapped if needed to keep that naming consistent with e2."""
+    normals = [np.asarray(edge.normal) for edge in edges]
+    rho = [edge.rho for edge in edges]
+    mid_normals = np.array([normals[2] - normals[0], normals[1] - normals[3]])
+    mid_rho = np.array([rho[2] - rho[0], rho[1] - rho[3]])
+    centre = np.linalg.solve(mid_normals, mid_rho)
+    width_px = -((normals[0] @ centre - rho[0]) + (normals[2] @ centre - rho[2]))
+    length_px = -((normals[1] @ centre - rho[1]) + (normals[3] @ centre - rho[3]))
+    e1 = _frame_axis(normals, half_lengths)
+    e2 = np.array([e1[1], -e1[0]])
+    if e2 @ (normals[2] - normals[0]) < 0:
+        edges = [edges[2], edges[1], edges[0], edges[3]]
+    return PartFrame(centre, e1, e2, length_px, width_px), edges
+
+
+def _corner_sector(frame: PartFrame, sx: int, sy: int, u_lim: float, v_lim: float):
+    """Mask function (xs, ys) -> bool of the quadrant (signs sx, sy along e1, e2) beyond where the
+    straight edges end (u_lim, v_lim px from the centre, less a pixel)."""
+    centre, e1, e2 = frame.centre, frame.e1, frame.e2
+
+    def sector(xs, ys):
+        rel = np.column_stack([xs - centre[0], ys - centre[1]])
+        return (sx * (rel @ e1) > u_lim - 1) & (sy * (rel @ e2) > v_lim - 1)
+
+    return sector
+
+
+def fit_corner_arcs(
+    image: np.ndarray,
+    frame: PartFrame,
+    corner_radius_px: float,
+    parallax: Parallax | None,
+    wall_contrast: float,
+) -> list[CircleEdge | None]:
+    """Circle fits of the corner arcs in the order (-,-), (+,-), (+,+), (-,+) along (e1, e2), each on
+    the quadrant beyond where the straight edges end.  None for a corner whose fit fails (e.g. badly
+    chipped: defects will say why) and for all four when the nominal radius is under 4 px."""
+    corners: list[CircleEdge | None] = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        if corner_radius_px < 4:
+            corners.append(None)
+            continue
+        u_lim, v_lim = frame.length_px / 2 - corner_radius_px, frame.width_px / 2 - corner_radius_px
+        arc_centre = frame.centre + sx * u_lim * frame.e1 + sy * v_lim * frame.e2
+        sector = _corner_sector(frame, sx, sy, u_lim, v_lim)
+        try:
+            corners.append(
+                _fit_circle(
+                    image,
+                    arc_centre,
+                    corner_radius_px,
+                    sector,
+                    material_inside=True,
+                    parallax=parallax,
+                    wall_contrast=wall_contrast,
+                )
+            )
+        except MeasurementError:
+            corners.append(None)
+    return corners
+
+
 def measure_part(
     image: np.ndarray,
     threshold: float,
@@ -553,123 +742,56 @@ def measure_part(
     """
     img = np.asarray(image, np.float32)
     mask, outer, hole_contours = part_mask(img, threshold)
-    (cx, cy), (w, h), ang = cv2.minAreaRect(outer)
-    if w < h:
-        w, h, ang = h, w, ang + 90.0
-    a = np.deg2rad(ang)
-    e1 = np.array([np.cos(a), np.sin(a)])
-    e2 = np.array([e1[1], -e1[0]])
-    c = np.array([cx, cy])
-    r_px = corner_radius_mm / mm_per_px
+    corner_radius_px = corner_radius_mm / mm_per_px
 
-    # Rough holes (centroid and equal-area radius) to seed the fits and to keep them
-    # out of the straight-edge bands.
-    rough_holes = []
-    min_area = np.pi * (min_hole_mm / mm_per_px / 2) ** 2
-    for hc in hole_contours:
-        area = cv2.contourArea(hc)
-        perim = cv2.arcLength(hc.reshape(-1, 1, 2), True)
-        if area < min_area or perim <= 0 or 4 * np.pi * area / perim**2 < 0.75:
-            continue
-        m = cv2.moments(hc.reshape(-1, 1, 2))
-        rough_holes.append(((m["m10"] / m["m00"], m["m01"] / m["m00"]), np.sqrt(area / np.pi) + 0.5))
-    exclude = [(hc, r + BAND_PX + 2) for hc, r in rough_holes]
+    # ---- rough geometry: seeds of the fits; rough holes also keep the straight-edge bands clear.
+    seed_frame = rough_frame(outer)
+    holes_seen = rough_holes(hole_contours, min_hole_mm / mm_per_px)
+    exclude = [(centre, radius + BAND_PX + 2) for centre, radius in holes_seen]
+    seeds = straight_edge_seeds(outer, seed_frame, corner_radius_px)
 
-    # Straight edges: bottom (-e2), right (+e1), top (+e2), left (-e1).
-    sides = [(-e2, h / 2, w / 2), (e1, w / 2, h / 2), (e2, h / 2, w / 2), (-e1, w / 2, h / 2)]
-    seeds = []
-    for normal, dist, half_side in sides:
-        half_len = half_side - r_px - BAND_PX - 2
-        if half_len < 10:
-            raise MeasurementError("straight edge too short to measure (corner radius too large?)")
-        # Seed: the contour points of this side's straight portion.  A burr or chip
-        # moves minAreaRect (and a few contour points) but not the median offset.
-        rel = outer - c
-        tangent = np.array([-normal[1], normal[0]])
-        off = rel @ normal
-        along = rel @ tangent
-        on_side = (np.abs(along) < half_len) & (off > 0.5 * dist)
-        nn, p0 = normal, c + dist * normal
-        if on_side.sum() >= 10:
-            med = float(np.median(off[on_side]))
-            close = on_side & (np.abs(off - med) < 3)
-            if close.sum() >= 10:
-                vx, vy, x0, y0 = cv2.fitLine(
-                    outer[close].astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01
-                ).ravel()
-                nn = np.array([-vy, vx]) * np.sign(np.array([-vy, vx]) @ normal)
-                p0 = np.array([x0, y0]) + 0.5 * nn  # contour pixels sit ~half a pixel inside
-                t2 = np.array([-nn[1], nn[0]])
-                p0 = p0 + ((c - p0) @ t2) * t2
-        seeds.append((p0, nn, half_len))
-    # Pass 1: edges with wide walls measure the wall contrast (holes below), which is then pooled;
-    # pass 2 fits every other edge that shows a wall with the pooled value and refits the wide ones.
-    bands = [_line_band(img, p0, nn, hl, exclude, parallax) for p0, nn, hl in seeds]
-    narrow = [parallax is not None and 0.05 < b.wall_med < WIDE_WALL_PX for b in bands]
-    first = [None if nw else _fit_line(b) for b, nw in zip(bands, narrow, strict=True)]
-    material_level, stage_level = _levels(np.asarray(image), mask)
-    holes = []
-    for (hx, hy), r0 in rough_holes:
-        if not is_through(floor_level(img, (hx, hy), r0), material_level, stage_level):
-            continue  # a dark cavity (void) is not a hole: defect detection reports it, once
-        try:
-            band = _circle_band(img, (hx, hy), r0, material_inside=False)
-            edge, fit = _fit_circle_band(band, (hx, hy), r0, parallax=parallax, wall_contrast=None)
-        except MeasurementError:
-            # A hole merged with a crack or void is not a measurable hole; leaving it
-            # out makes registration report it missing, so the part fails, not UNABLE.
-            continue
-        holes.append((edge, fit))
+    # ---- edges and holes.  Pass 1: edges with wide walls measure the wall contrast (holes too),
+    # which is then pooled; pass 2 fits every other edge that shows a wall with the pooled value
+    # and refits the wide ones.
+    bands = [_line_band(img, seed.point, seed.normal, seed.half_len, exclude, parallax) for seed in seeds]
+    narrow = [parallax is not None and 0.05 < band.wall_med < WIDE_WALL_PX for band in bands]
+    first = [None if is_narrow else _fit_line(band) for band, is_narrow in zip(bands, narrow, strict=True)]
+    levels = _levels(np.asarray(image), mask)
+    holes = fit_through_holes(img, holes_seen, levels, parallax)
     pooled = None
     if parallax is not None:
-        fitted = [f[0] for f in first if f is not None] + [e for e, _ in holes]
-        pooled = pooled_wall_contrast(fitted, -stage_level, 255.0 - stage_level)
-    wall_c = 0.0 if pooled is None else pooled
-    edges = [_line_edge_pass2(b, f, pooled) for b, f in zip(bands, first, strict=True)]
+        fitted = [first_fit[0] for first_fit in first if first_fit is not None] + [edge for edge, _ in holes]
+        pooled = pooled_wall_contrast(fitted, -levels[1], 255.0 - levels[1])
+    wall_contrast = 0.0 if pooled is None else pooled
+    edges = [_line_edge_pass2(band, first_fit, pooled) for band, first_fit in zip(bands, first, strict=True)]
     hole_edges = [
-        e if pooled is None or e.wall_px <= 0.05 else _refit_hole(img, e, fit, parallax, wall_c) or e
-        for e, fit in holes
+        edge
+        if pooled is None or edge.wall_px <= 0.05
+        else _refit_hole(img, edge, fit, parallax, wall_contrast) or edge
+        for edge, fit in holes
     ]
 
-    # Part frame from the four lines: centre where the two mid-lines cross.
-    n = [np.asarray(e.normal) for e in edges]
-    rho = [e.rho for e in edges]
-    m_w = np.array([n[2] - n[0], n[1] - n[3]])
-    m_r = np.array([rho[2] - rho[0], rho[1] - rho[3]])
-    centre = np.linalg.solve(m_w, m_r)
-    width_px = -((n[0] @ centre - rho[0]) + (n[2] @ centre - rho[2]))
-    length_px = -((n[1] @ centre - rho[1]) + (n[3] @ centre - rho[3]))
-    e1 = _frame_axis(n, [hl for _, _, hl in seeds])
-    e2 = np.array([e1[1], -e1[0]])
-    if e2 @ (n[2] - n[0]) < 0:  # keep "bottom/top" naming consistent with the frame
-        edges = [edges[2], edges[1], edges[0], edges[3]]
+    # ---- part frame from the four lines, then the corner arcs in it.
+    frame, edges = frame_from_edges(edges, [seed.half_len for seed in seeds])
+    corners = fit_corner_arcs(img, frame, corner_radius_px, parallax, wall_contrast)
+    return _part_measurement(frame, edges, corners, hole_edges, mm_per_px, levels, mask)
 
-    # Corner arcs: the quadrant beyond where the straight edges end.
-    corners: list[CircleEdge | None] = []
-    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-        if r_px < 4:
-            corners.append(None)
-            continue
-        u_lim, v_lim = length_px / 2 - r_px, width_px / 2 - r_px
-        cc = centre + sx * u_lim * e1 + sy * v_lim * e2
 
-        def sector(xs, ys, sx=sx, sy=sy, u_lim=u_lim, v_lim=v_lim):
-            rel = np.column_stack([xs - centre[0], ys - centre[1]])
-            return (sx * (rel @ e1) > u_lim - 1) & (sy * (rel @ e2) > v_lim - 1)
-
-        try:
-            corners.append(
-                _fit_circle(
-                    img, cc, r_px, sector, material_inside=True, parallax=parallax, wall_contrast=wall_c
-                )
-            )
-        except MeasurementError:
-            corners.append(None)  # e.g. a badly chipped corner; defects will say why
-
+def _part_measurement(
+    frame: PartFrame,
+    edges: list[LineEdge],
+    corners: list[CircleEdge | None],
+    hole_edges: list[CircleEdge],
+    mm_per_px: float,
+    levels: tuple[float, float],
+    mask: np.ndarray,
+) -> PartMeasurement:
+    """The :class:`PartMeasurement` of the fits (px) at ``mm_per_px``; holes in its part frame (mm)."""
     blurs = [e.blur_px for e in edges]
+    centre, e1, e2 = frame.centre, frame.e1, frame.e2
     part = PartMeasurement(
-        float(length_px * mm_per_px),
-        float(width_px * mm_per_px),
+        float(frame.length_px * mm_per_px),
+        float(frame.width_px * mm_per_px),
         tuple(None if ce is None else ce.radius * mm_per_px for ce in corners),
         (),
         (float(centre[0]), float(centre[1])),
@@ -679,7 +801,7 @@ def measure_part(
         tuple(edges),
         tuple(corners),
         float(np.median(blurs)),
-        (material_level, stage_level),
+        levels,
         mask,
     )
     hole_meas = []

@@ -93,6 +93,175 @@ class EdgeFit:
 DistanceFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+@dataclass(frozen=True, eq=False)
+class EdgeProblem:
+    """What one edge fit fits (see :func:`fit_edge_model`).
+
+    values: (N,) float64 grey levels; basis: (N, k) plateau basis Q; distance: geom -> (d (N,),
+    dd/dgeom (N, n_geom)) px; wall_px: (N,) float64 visible wall width (px), or None where no wall
+    shows; fixed_wall_contrast: the wall's level above the stage when given (0 without walls);
+    free_wall: the wall contrast is a fitted parameter.  The parameter vector is
+    ``(geom (n_geom), blur (px), a (k), b (k)[, wall contrast])``.
+    """
+
+    values: np.ndarray
+    basis: np.ndarray
+    distance: DistanceFn
+    n_geom: int
+    wall_px: np.ndarray | None
+    fixed_wall_contrast: float
+    free_wall: bool
+
+    @property
+    def n_plateau(self) -> int:
+        return self.basis.shape[1]
+
+    @property
+    def n_params(self) -> int:
+        return self.n_geom + 1 + 2 * self.n_plateau + int(self.free_wall)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelState:
+    """The edge model at one parameter vector, with what its Jacobian needs (all (N,) float64 but
+    the scalars): prediction (grey levels); d_geom: dd/dgeom (N, n_geom); z = d / blur; cdf, pdf:
+    Phi(z), phi(z); step: the plateau step B; blur (px); wall_z, wall_cdf, wall_pdf: the same at the
+    wall's far side (None without walls); wall_contrast: C (0.0 without walls)."""
+
+    prediction: np.ndarray
+    d_geom: np.ndarray
+    z: np.ndarray
+    cdf: np.ndarray
+    pdf: np.ndarray
+    step: np.ndarray
+    blur: float
+    wall_z: np.ndarray | None
+    wall_cdf: np.ndarray | None
+    wall_pdf: np.ndarray | None
+    wall_contrast: float
+
+
+def evaluate_edge_model(problem: EdgeProblem, params: np.ndarray) -> ModelState:
+    """The model ``Q a + (Q b) Phi(d / s) + C (Phi(d / s) - Phi((d - w) / s))`` at ``params``."""
+    n_geom, n_plateau = problem.n_geom, problem.n_plateau
+    dist, d_geom = problem.distance(params[:n_geom])
+    blur = params[n_geom]
+    z = dist / blur
+    cdf, pdf = norm_cdf_pdf(z)
+    plateaus = problem.basis @ params[n_geom + 1 : n_geom + 1 + 2 * n_plateau].reshape(2, n_plateau).T
+    step = plateaus[:, 1]
+    prediction = plateaus[:, 0] + step * cdf
+    if problem.wall_px is None:
+        return ModelState(prediction, d_geom, z, cdf, pdf, step, blur, None, None, None, 0.0)
+    wall_z = (dist - problem.wall_px) / blur
+    wall_cdf, wall_pdf = norm_cdf_pdf(wall_z)
+    contrast = params[-1] if problem.free_wall else problem.fixed_wall_contrast
+    prediction = prediction + contrast * (cdf - wall_cdf)
+    return ModelState(prediction, d_geom, z, cdf, pdf, step, blur, wall_z, wall_cdf, wall_pdf, contrast)
+
+
+def fill_jacobian(problem: EdgeProblem, state: ModelState, jac: np.ndarray) -> np.ndarray:
+    """Write the model's Jacobian at ``state`` into ``jac`` ((N, n_params) float64, whose plateau
+    ``a`` columns already hold the basis: they are constant) and return it.  Columns: geometry
+    (through d), blur, plateaus a and b, wall contrast when fitted."""
+    n_geom, n_plateau = problem.n_geom, problem.n_plateau
+    step, blur, pdf, z = state.step, state.blur, state.pdf, state.z
+    if problem.wall_px is not None:
+        contrast = state.wall_contrast
+        wall_term = (contrast / blur) * state.wall_pdf
+        edge_term = (step + contrast) * pdf / blur - wall_term
+        jac[:, n_geom] = -(step + contrast) * pdf * z / blur + wall_term * state.wall_z
+        if problem.free_wall:
+            jac[:, -1] = state.cdf - state.wall_cdf
+    else:
+        edge_term = step * pdf / blur
+        jac[:, n_geom] = -edge_term * z
+    jac[:, :n_geom] = edge_term[:, None] * state.d_geom
+    jac[:, n_geom + 1 + n_plateau : n_geom + 1 + 2 * n_plateau] = problem.basis * state.cdf[:, None]
+    return jac
+
+
+def initial_plateaus(problem: EdgeProblem, geom: np.ndarray, blur: float) -> np.ndarray:
+    """Plateau coefficients (a, b[, wall contrast]) from a linear solve at the initial geometry
+    and blur (variable projection start)."""
+    n_px, n_plateau = problem.basis.shape
+    dist, _ = problem.distance(geom)
+    cdf = norm_cdf(dist / blur)
+    design = np.empty((n_px, 2 * n_plateau + int(problem.free_wall)))
+    design[:, :n_plateau] = problem.basis
+    design[:, n_plateau : 2 * n_plateau] = problem.basis * cdf[:, None]
+    target = problem.values
+    if problem.wall_px is not None:
+        wall_cdf = norm_cdf((dist - problem.wall_px) / blur)
+        if problem.free_wall:
+            design[:, -1] = cdf - wall_cdf
+        else:
+            target = problem.values - problem.fixed_wall_contrast * (cdf - wall_cdf)
+    # Normal equations: a few columns and thousands of rows, so this is ~10x cheaper
+    # than an SVD and well conditioned (columns are O(1)).
+    return np.linalg.solve(design.T @ design + 1e-9 * np.eye(design.shape[1]), design.T @ target)
+
+
+def levenberg_marquardt(
+    problem: EdgeProblem,
+    params: np.ndarray,
+    weights: np.ndarray,
+    jac: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Weighted Levenberg-Marquardt from ``params`` until a geometry + blur step is below ``tol``
+    (px, rad) or ``max_iter`` iterations; the blur is kept within 0.25-8 px.
+
+    weights: (N,) robust weights; jac: (N, n_params) work array (see :func:`fill_jacobian`).
+    Returns (params, residuals (N,) grey levels at them, stopped: the step tolerance was reached
+    after an accepted step).
+    """
+    n_geom = problem.n_geom
+    values = problem.values
+    damping = 1e-3
+    state = evaluate_edge_model(problem, params)
+    residuals = values - state.prediction
+    cost = float(weights @ (residuals * residuals))
+    for _ in range(max_iter):
+        fill_jacobian(problem, state, jac)
+        weighted_jac = jac * weights[:, None]
+        hessian = jac.T @ weighted_jac
+        grad = weighted_jac.T @ residuals
+        diagonal = np.diag(np.diag(hessian) + 1e-12)
+        step_ok = False
+        for _ in range(10):
+            try:
+                delta = np.linalg.solve(hessian + damping * diagonal, grad)
+            except np.linalg.LinAlgError:
+                damping *= 10
+                continue
+            trial = params + delta
+            trial[n_geom] = min(max(trial[n_geom], 0.25), 8.0)
+            trial_state = evaluate_edge_model(problem, trial)
+            trial_residuals = values - trial_state.prediction
+            trial_cost = float(weights @ (trial_residuals * trial_residuals))
+            if trial_cost <= cost:
+                params, residuals, cost, state = trial, trial_residuals, trial_cost, trial_state
+                damping = max(damping / 10, 1e-9)
+                step_ok = True
+                break
+            damping *= 10
+        if not step_ok or np.max(np.abs(delta[: n_geom + 1])) < tol:
+            return params, residuals, step_ok
+    return params, residuals, False
+
+
+def tukey_weights(residuals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Tukey biweights (N,) of ``residuals`` (grey levels), scaled by 4.685 sigmas, sigma the MAD
+    of the residuals of the current inliers (``weights > 0``)."""
+    inliers = weights > 0
+    sigma = 1.4826 * np.median(np.abs(residuals[inliers])) + 1e-6
+    scaled = residuals / (4.685 * sigma)
+    return np.where(np.abs(scaled) < 1, (1 - scaled * scaled) ** 2, 0.0)
+
+
 def fit_edge_model(
     values: np.ndarray,
     basis: np.ndarray,
@@ -125,127 +294,79 @@ def fit_edge_model(
     Returns :class:`EdgeFit`; never raises for poor data
     (check ``converged`` and ``rms``).
     """
-    values = np.asarray(values, np.float64)
-    n, k = basis.shape
     geom = np.asarray(geom0, np.float64).copy()
-    g = len(geom)
     use_wall = wall_px is not None and float(np.max(wall_px)) > 0.05
-    free_wall = use_wall and wall_contrast is None
-    w = np.asarray(wall_px, np.float64) if use_wall else None
-    fixed_c = float(wall_contrast or 0.0) if use_wall else 0.0
-    n_par = g + 1 + 2 * k + int(free_wall)
+    problem = EdgeProblem(
+        np.asarray(values, np.float64),
+        basis,
+        distance,
+        len(geom),
+        np.asarray(wall_px, np.float64) if use_wall else None,
+        float(wall_contrast or 0.0) if use_wall else 0.0,
+        use_wall and wall_contrast is None,
+    )
+    n_px, n_plateau = basis.shape
+    params, weights = _starting_point(problem, geom, blur0, start)
+    jac = np.empty((n_px, problem.n_params))
+    jac[:, problem.n_geom + 1 : problem.n_geom + 1 + n_plateau] = basis  # d model / d a: constant
+    converged = False
+    for round_no in range(robust_rounds + 1):
+        # Rounds before the last only set the robust weights: a 1e-3 px step is close enough.
+        round_tol = tol if round_no == robust_rounds else max(tol, ROUND_TOL)
+        params, residuals, stopped = levenberg_marquardt(
+            problem, params, weights, jac, tol=round_tol, max_iter=max_iter
+        )
+        converged = stopped or converged
+        if round_no < robust_rounds:
+            weights = tukey_weights(residuals, weights)
+    return _edge_fit(problem, params, residuals, weights, converged, wall_contrast)
+
+
+def _starting_point(
+    problem: EdgeProblem, geom: np.ndarray, blur0: float, start: EdgeFit | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Initial parameter vector and robust weights (N,): ``geom`` with ``blur0``, plateaus from
+    :func:`initial_plateaus` and uniform weights, or ``geom`` with the blur, plateaus (and wall
+    contrast, when fitted) and weights of an earlier fit ``start`` of the same pixels."""
+    n_px, n_plateau = problem.basis.shape
     if start is None:
-        s = float(blur0)
-        # Plateaus from a linear solve for the initial geometry (variable projection start).
-        d, _ = distance(geom)
-        F = norm_cdf(d / s)
-        M = np.empty((n, 2 * k + int(free_wall)))
-        M[:, :k] = basis
-        M[:, k : 2 * k] = basis * F[:, None]
-        target = values
-        if use_wall:
-            Fw = norm_cdf((d - w) / s)
-            if free_wall:
-                M[:, -1] = F - Fw
-            else:
-                target = values - fixed_c * (F - Fw)
-        # Normal equations: a few columns and thousands of rows, so this is ~10x cheaper
-        # than an SVD and well conditioned (columns are O(1)).
-        coef = np.linalg.solve(M.T @ M + 1e-9 * np.eye(M.shape[1]), M.T @ target)
-        weights = np.ones(n)
+        blur = float(blur0)
+        coef = initial_plateaus(problem, geom, blur)
+        weights = np.ones(n_px)
     else:
-        s = float(start.blur_px)
-        coef = np.asarray(start.coef, np.float64)[: 2 * k]
-        if free_wall:
+        blur = float(start.blur_px)
+        coef = np.asarray(start.coef, np.float64)[: 2 * n_plateau]
+        if problem.free_wall:
             coef = np.append(coef, start.wall_contrast)
         weights = np.asarray(start.weights, np.float64).copy()
-    params = np.concatenate([geom, [s], coef])
-    converged = False
-    J = np.empty((n, n_par))
-    J[:, g + 1 : g + 1 + k] = basis  # d model / d a: constant
+    return np.concatenate([geom, [blur], coef]), weights
 
-    def model(p):
-        d, dd = distance(p[:g])
-        s = p[g]
-        z = d / s
-        F, phi = norm_cdf_pdf(z)
-        AB = basis @ p[g + 1 : g + 1 + 2 * k].reshape(2, k).T
-        B = AB[:, 1]
-        pred = AB[:, 0] + B * F
-        if use_wall:
-            zw = (d - w) / s
-            Fw, phiw = norm_cdf_pdf(zw)
-            C = p[-1] if free_wall else fixed_c
-            return pred + C * (F - Fw), dd, z, F, phi, B, s, zw, Fw, phiw, C
-        return pred, dd, z, F, phi, B, s, None, None, None, 0.0
 
-    for rnd in range(robust_rounds + 1):
-        # Rounds before the last only set the robust weights: a 1e-3 px step is close enough.
-        round_tol = tol if rnd == robust_rounds else max(tol, ROUND_TOL)
-        lam = 1e-3
-        pred, dd, z, F, phi, B, s_cur, zw, Fw, phiw, C = model(params)
-        r = values - pred
-        cost = float(weights @ (r * r))
-        for _ in range(max_iter):
-            # Jacobian of the model: geometry (through d), blur, plateaus, wall contrast.
-            if use_wall:
-                cphi = (C / s_cur) * phiw
-                bphi = (B + C) * phi / s_cur - cphi
-                J[:, g] = -(B + C) * phi * z / s_cur + cphi * zw
-                if free_wall:
-                    J[:, -1] = F - Fw
-            else:
-                bphi = B * phi / s_cur
-                J[:, g] = -bphi * z
-            J[:, :g] = bphi[:, None] * dd
-            J[:, g + 1 + k : g + 1 + 2 * k] = basis * F[:, None]
-            Jw = J * weights[:, None]
-            H = J.T @ Jw
-            grad = Jw.T @ r
-            damp = np.diag(np.diag(H) + 1e-12)
-            step_ok = False
-            for _ in range(10):
-                try:
-                    delta = np.linalg.solve(H + lam * damp, grad)
-                except np.linalg.LinAlgError:
-                    lam *= 10
-                    continue
-                trial = params + delta
-                trial[g] = min(max(trial[g], 0.25), 8.0)
-                out = model(trial)
-                t_r = values - out[0]
-                t_cost = float(weights @ (t_r * t_r))
-                if t_cost <= cost:
-                    params, r, cost = trial, t_r, t_cost
-                    dd, z, F, phi, B, s_cur, zw, Fw, phiw, C = out[1:]
-                    lam = max(lam / 10, 1e-9)
-                    step_ok = True
-                    break
-                lam *= 10
-            if not step_ok or np.max(np.abs(delta[: g + 1])) < round_tol:
-                converged = step_ok or converged
-                break
-        if rnd < robust_rounds:
-            inl = weights > 0
-            sigma = 1.4826 * np.median(np.abs(r[inl])) + 1e-6
-            c = 4.685 * sigma
-            u = r / c
-            weights = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
-    inl = weights > 0
-    rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else float("inf")
-    a0 = float(params[g + 1])
-    b0 = float(params[g + 1 + k])
-    wall_c = float(params[-1]) if free_wall else float(wall_contrast or 0.0)
+def _edge_fit(
+    problem: EdgeProblem,
+    params: np.ndarray,
+    residuals: np.ndarray,
+    weights: np.ndarray,
+    converged: bool,
+    wall_contrast: float | None,
+) -> EdgeFit:
+    """The :class:`EdgeFit` of the final parameters, residuals and robust weights."""
+    n_geom, n_plateau = problem.n_geom, problem.n_plateau
+    inliers = weights > 0
+    rms = float(np.sqrt(np.mean(residuals[inliers] ** 2))) if inliers.any() else float("inf")
+    a0 = float(params[n_geom + 1])
+    b0 = float(params[n_geom + 1 + n_plateau])
+    fitted_wall = float(params[-1]) if problem.free_wall else float(wall_contrast or 0.0)
     return EdgeFit(
-        params[:g].copy(),
-        float(params[g]),
+        params[:n_geom].copy(),
+        float(params[n_geom]),
         a0,
         a0 + b0,
         rms,
-        int(inl.sum()),
+        int(inliers.sum()),
         converged,
-        wall_c,
-        params[g + 1 : g + 1 + 2 * k].copy(),
+        fitted_wall,
+        params[n_geom + 1 : n_geom + 1 + 2 * n_plateau].copy(),
         weights,
     )
 
