@@ -616,6 +616,109 @@ def plant_defect(
     return replace(t, defects=(*t.defects, d))
 
 
+#: Good parts vary within their tolerances, but stay within this fraction of them.
+GOOD_PART_JITTER = 0.4
+
+
+def _jittered_truth(rng: np.random.Generator, spec: dict, drawing: Drawing) -> PartTruth:
+    """The drawing's nominal part as really made: every dimension off by up to ``GOOD_PART_JITTER`` of its
+    tolerance (hole positions by two thirds of that, so a hole's radial error stays inside the band)."""
+    tol, jit = drawing.tolerances, GOOD_PART_JITTER
+    truth = nominal_truth(spec)
+    return replace(
+        truth,
+        length=drawing.length + float(rng.uniform(-jit, jit)) * tol.outline,
+        width=drawing.width + float(rng.uniform(-jit, jit)) * tol.outline,
+        holes=tuple(
+            replace(
+                hole,
+                x=hole.x + float(rng.uniform(-jit, jit)) * tol.hole_position / 1.5,
+                y=hole.y + float(rng.uniform(-jit, jit)) * tol.hole_position / 1.5,
+                diameter=hole.diameter + float(rng.uniform(-jit, jit)) * tol.hole_diameter,
+            )
+            for hole in truth.holes
+        ),
+    )
+
+
+def _surface_defect(rng, truth, kind, size, contrast) -> tuple[PartTruth, tuple[str, ...]]:
+    """Plant a void, crack, burr or chipped corner of about ``size`` mm (random when None)."""
+    size = size if size is not None else float(rng.choice([0.3, 0.4, 0.6, 1.0, 2.0]))
+    if kind == "crack":
+        size = max(size, 0.6)  # shorter "cracks" are indistinguishable from voids
+    if kind == "chipped_corner":
+        size = min(size, truth.corner_radius * 0.6)
+    return plant_defect(rng, truth, kind, size, contrast), ()
+
+
+def _missing_hole(rng, truth, drawing) -> tuple[PartTruth, tuple[str, ...]]:
+    gone = truth.holes[int(rng.integers(len(truth.holes)))]
+    holes = tuple(hole for hole in truth.holes if hole is not gone)
+    return replace(truth, holes=holes, defects=(Defect("missing_hole", gone.x, gone.y, gone.diameter),)), ()
+
+
+def _extra_hole(rng, truth, drawing) -> tuple[PartTruth, tuple[str, ...]]:
+    diameter = round(float(rng.uniform(2.5, 5.0)), 2)
+    x, y = _material_point(rng, truth, diameter / 2 + 2.5)
+    extra = Hole("X", x, y, diameter)
+    return replace(truth, holes=(*truth.holes, extra), defects=(Defect("extra_hole", x, y, diameter),)), ()
+
+
+def _hole_oversize(rng, truth, drawing) -> tuple[PartTruth, tuple[str, ...]]:
+    """One hole 0.2-0.5 mm too large or too small."""
+    index = int(rng.integers(len(truth.holes)))
+    delta = float(rng.choice([-1, 1]) * rng.uniform(0.2, 0.5))
+    holes = list(truth.holes)
+    holes[index] = replace(holes[index], diameter=drawing.holes[index].diameter + delta)
+    return replace(truth, holes=tuple(holes)), (f"{holes[index].id}.diameter",)
+
+
+def _hole_shift(rng, truth, drawing) -> tuple[PartTruth, tuple[str, ...]]:
+    """One hole 0.3-0.6 mm away from its drawn centre, in any direction."""
+    index = int(rng.integers(len(truth.holes)))
+    direction = rng.uniform(0, 2 * math.pi)
+    distance = float(rng.uniform(0.3, 0.6))
+    holes = list(truth.holes)
+    nominal = drawing.holes[index]
+    holes[index] = replace(
+        holes[index],
+        x=nominal.x + distance * math.cos(direction),
+        y=nominal.y + distance * math.sin(direction),
+    )
+    return replace(truth, holes=tuple(holes)), (f"{holes[index].id}.position",)
+
+
+def _wrong_length(rng, truth, drawing) -> tuple[PartTruth, tuple[str, ...]]:
+    """The part 0.5-1.5 mm too long or too short."""
+    error = float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.5))
+    return replace(truth, length=drawing.length + error), ("length",)
+
+
+#: kind -> builder(rng, truth, drawing) returning the faulty part and its out-of-tolerance measurements.
+FAULT_BUILDERS = {
+    "missing_hole": _missing_hole,
+    "extra_hole": _extra_hole,
+    "hole_oversize": _hole_oversize,
+    "hole_shift": _hole_shift,
+    "wrong_length": _wrong_length,
+}
+
+
+def _random_pose(rng: np.random.Generator, truth: PartTruth, view_mm) -> tuple[float, float, float]:
+    """(centre x, centre y, angle in degrees): anywhere in the view, any angle; a part too long to turn
+    inside the view lies along its x axis."""
+    angle = float(rng.uniform(0, 360))
+    radians = math.radians(angle)
+    extent_x = abs(truth.length * math.cos(radians)) + abs(truth.width * math.sin(radians))
+    extent_y = abs(truth.length * math.sin(radians)) + abs(truth.width * math.cos(radians))
+    x0, y0, x1, y1 = view_mm
+    if extent_x > x1 - x0 - 4 or extent_y > y1 - y0 - 4:
+        angle, extent_x, extent_y = 0.0, truth.length, truth.width
+    cx = float(rng.uniform(x0 + extent_x / 2 + 2, x1 - extent_x / 2 - 2))
+    cy = float(rng.uniform(y0 + extent_y / 2 + 2, y1 - extent_y / 2 - 2))
+    return cx, cy, angle
+
+
 def make_case(
     rng: np.random.Generator,
     kind: str,
@@ -625,92 +728,27 @@ def make_case(
     defect_size: float | None = None,
     contrast: float | None = None,
 ) -> PartTruth:
-    """A random part of the given case kind (see ``CASE_KINDS``) and its ground truth."""
+    """A random part of the given case kind (see ``CASE_KINDS``) and its ground truth: placed anywhere in
+    ``view_mm`` (x0, y0, x1, y1 on the stage), at any angle, flipped half of the time. Seeded ``rng``
+    draws are made in a fixed order, so a seed always gives the same part."""
+    if kind not in CASE_KINDS:
+        raise ValueError(kind)
     spec = spec or random_spec(rng)
     drawing = Drawing.from_dict(spec)
-    tol = drawing.tolerances
-    L, W = drawing.length, drawing.width
-    # Real parts vary within their tolerances; good parts stay within 40 % of them.
-    jit = 0.4
-    t = nominal_truth(spec)
-    t = replace(
-        t,
-        length=L + float(rng.uniform(-jit, jit)) * tol.outline,
-        width=W + float(rng.uniform(-jit, jit)) * tol.outline,
-        holes=tuple(
-            replace(
-                h,
-                x=h.x + float(rng.uniform(-jit, jit)) * tol.hole_position / 1.5,
-                y=h.y + float(rng.uniform(-jit, jit)) * tol.hole_position / 1.5,
-                diameter=h.diameter + float(rng.uniform(-jit, jit)) * tol.hole_diameter,
-            )
-            for h in t.holes
-        ),
-    )
-    oot: list[str] = []
-    expected = "PASS"
+    truth = _jittered_truth(rng, spec, drawing)
+    out_of_tolerance: tuple[str, ...] = ()
     if kind in DEFECT_TYPES:
-        size = defect_size if defect_size is not None else float(rng.choice([0.3, 0.4, 0.6, 1.0, 2.0]))
-        if kind == "crack":
-            size = max(size, 0.6)  # shorter "cracks" are indistinguishable from voids
-        if kind == "chipped_corner":
-            size = min(size, t.corner_radius * 0.6)
-        t = plant_defect(rng, t, kind, size, contrast)
-        expected = "FAIL"
-    elif kind == "missing_hole":
-        gone = t.holes[int(rng.integers(len(t.holes)))]
-        t = replace(
-            t,
-            holes=tuple(h for h in t.holes if h is not gone),
-            defects=(Defect("missing_hole", gone.x, gone.y, gone.diameter),),
-        )
-        expected = "FAIL"
-    elif kind == "extra_hole":
-        d = round(float(rng.uniform(2.5, 5.0)), 2)
-        x, y = _material_point(rng, t, d / 2 + 2.5)
-        t = replace(t, holes=(*t.holes, Hole("X", x, y, d)), defects=(Defect("extra_hole", x, y, d),))
-        expected = "FAIL"
-    elif kind == "hole_oversize":
-        i = int(rng.integers(len(t.holes)))
-        delta = float(rng.choice([-1, 1]) * rng.uniform(0.2, 0.5))
-        holes = list(t.holes)
-        holes[i] = replace(holes[i], diameter=drawing.holes[i].diameter + delta)
-        t = replace(t, holes=tuple(holes))
-        oot.append(f"{holes[i].id}.diameter")
-        expected = "FAIL"
-    elif kind == "hole_shift":
-        i = int(rng.integers(len(t.holes)))
-        a = rng.uniform(0, 2 * math.pi)
-        mag = float(rng.uniform(0.3, 0.6))
-        holes = list(t.holes)
-        nominal = drawing.holes[i]
-        holes[i] = replace(holes[i], x=nominal.x + mag * math.cos(a), y=nominal.y + mag * math.sin(a))
-        t = replace(t, holes=tuple(holes))
-        oot.append(f"{holes[i].id}.position")
-        expected = "FAIL"
-    elif kind == "wrong_length":
-        t = replace(t, length=L + float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.5)))
-        oot.append("length")
-        expected = "FAIL"
-    elif kind != "good":
-        raise ValueError(kind)
-    # Pose: anywhere in the view, any angle, flipped half of the time.
-    ang = float(rng.uniform(0, 360))
-    a = math.radians(ang)
-    ext_x = abs(t.length * math.cos(a)) + abs(t.width * math.sin(a))
-    ext_y = abs(t.length * math.sin(a)) + abs(t.width * math.cos(a))
-    x0, y0, x1, y1 = view_mm
-    if ext_x > x1 - x0 - 4 or ext_y > y1 - y0 - 4:
-        ang, ext_x, ext_y = 0.0, t.length, t.width
-    cx = float(rng.uniform(x0 + ext_x / 2 + 2, x1 - ext_x / 2 - 2))
-    cy = float(rng.uniform(y0 + ext_y / 2 + 2, y1 - ext_y / 2 - 2))
+        truth, out_of_tolerance = _surface_defect(rng, truth, kind, defect_size, contrast)
+    elif kind in FAULT_BUILDERS:
+        truth, out_of_tolerance = FAULT_BUILDERS[kind](rng, truth, drawing)
+    cx, cy, angle = _random_pose(rng, truth, view_mm)
     return replace(
-        t,
+        truth,
         centre_mm=(cx, cy),
-        angle_deg=ang,
+        angle_deg=angle,
         flipped=bool(rng.integers(2)),
-        expected_verdict=expected,
-        out_of_tolerance=tuple(oot),
+        expected_verdict="PASS" if kind == "good" else "FAIL",
+        out_of_tolerance=out_of_tolerance,
     )
 
 
