@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from mes.inventory import selectors as inventory_selectors
 from mes.inventory import services as inventory
 from mes.inventory.models import StockItem, StockStatus
 from mes.production.models import WorkOrder
@@ -134,7 +135,7 @@ def test_parts_accepted_at_the_same_moment_never_overfill_a_request(monkeypatch)
     # only one can be counting at a time, so the wait times out and each counts after the previous one
     # committed; without it, all twenty count "0 held" and over-fill the request.
     counted = threading.Barrier(20)
-    held_units = inventory.selectors.held_units
+    held_units = inventory_selectors.held_units
 
     def count_then_let_the_others_count(request):
         held = held_units(request)
@@ -142,7 +143,7 @@ def test_parts_accepted_at_the_same_moment_never_overfill_a_request(monkeypatch)
             counted.wait(timeout=2)
         return held
 
-    monkeypatch.setattr(inventory.selectors, "held_units", count_then_let_the_others_count)
+    monkeypatch.setattr(inventory_selectors, "held_units", count_then_let_the_others_count)
     assert run_together(20, accept) == []
     assert StockItem.objects.filter(reserved_for=wanted).count() == 3
     assert StockItem.objects.filter(status=StockStatus.ACCEPTED).count() == 17
