@@ -12,6 +12,7 @@ Every import counts, including those inside functions. The rules:
    function: they call guarded services, or the system's own entry points (:data:`SYSTEM_ENTRY_POINTS`).
 6. Every public function of a ``services`` module checks its actor first (``authorize``); unguarded steps
    are ``do_*`` functions in ``actions`` modules.
+7. No serializer and no HTTP client below the interfaces.
 """
 
 import ast
@@ -234,6 +235,19 @@ def test_interfaces_call_no_unguarded_step():
         if layer_of(module) == "interfaces"
         for name, alias, line in _imports(module)
         if (_resolve(name) or "").endswith(".actions") or alias.startswith("do_")
+    ]
+    assert bad == []
+
+
+def test_no_serializer_or_http_client_below_the_interfaces():
+    """Serialising for the API and talking HTTP belong to interfaces (``vision.callbacks``, the API)."""
+    forbidden = ("rest_framework", "urllib.request", "http.client", "requests")
+    bad = [
+        f"{module}:{line} imports {name}"
+        for module in MODULES
+        if layer_of(module) in ("models", "selectors", "actions", "services")
+        for name, _, line in _imports(module)
+        if name.startswith(forbidden) or (_resolve(name) or "").endswith(".serializers")
     ]
     assert bad == []
 
