@@ -122,11 +122,16 @@ def do_stock_item_reject(item: StockItem, *, actor, reason: str, inspection=None
     return ncr
 
 
-def do_stock_items_issue(request: PartRequest, *, actor) -> int:
-    """Issue every unit reserved for ``request`` to its ticket; return how many were issued."""
-    items = list(
+def _lock_reserved_units(request: PartRequest) -> list[StockItem]:
+    """The units reserved for ``request``, locked for the caller's transaction."""
+    return list(
         StockItem.objects.select_for_update().filter(reserved_for=request, status=StockStatus.RESERVED)
     )
+
+
+def do_stock_items_issue(request: PartRequest, *, actor) -> int:
+    """Issue every unit reserved for ``request`` to its ticket; return how many were issued."""
+    items = _lock_reserved_units(request)
     for item in items:
         transition(
             item,
@@ -141,9 +146,7 @@ def do_stock_items_issue(request: PartRequest, *, actor) -> int:
 
 def do_stock_items_release(request: PartRequest, *, actor) -> list[StockItem]:
     """Return the units reserved for a cancelled request to stock and re-reserve them by urgency."""
-    items = list(
-        StockItem.objects.select_for_update().filter(reserved_for=request, status=StockStatus.RESERVED)
-    )
+    items = _lock_reserved_units(request)
     for item in items:
         transition(
             item,

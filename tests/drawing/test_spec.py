@@ -16,17 +16,10 @@ from drawing import (
     Outline,
     Tolerances,
 )
+from tests.factories import BRACKET_SPEC
+from tests.geometry import rr_distance
 
-BRK_080 = {
-    "outline": {"length": 80.0, "width": 30.0, "corner_radius": 3.0},
-    "thickness": 4.0,
-    "holes": [
-        {"id": "H1", "x": 10.0, "y": 15.0, "diameter": 6.5},
-        {"id": "H2", "x": 40.0, "y": 15.0, "diameter": 6.5},
-        {"id": "H3", "x": 70.0, "y": 15.0, "diameter": 6.5},
-    ],
-    "tolerances": {"outline": 0.2, "corner_radius": 0.5, "hole_diameter": 0.1, "hole_position": 0.15},
-}
+BRK_080 = BRACKET_SPEC  # the shop's BRK-080-A bracket
 
 
 def spec_dict(**changes):
@@ -39,18 +32,6 @@ def spec_dict(**changes):
     }
     d.update(changes)
     return d
-
-
-def rr_distance(x, y, length, width, r):
-    """Signed distance to a rounded rectangle at the origin, written independently:
-    nearest point on the straight edges or the corner circles."""
-    cx = min(max(x, r), length - r)
-    cy = min(max(y, r), width - r)
-    # (cx, cy) is the nearest point of the inner rectangle; outline = inner grown by r.
-    inside_inner = r <= x <= length - r and r <= y <= width - r
-    if inside_inner:
-        return -min(x, y, length - x, width - y)
-    return math.hypot(x - cx, y - cy) - r
 
 
 def _outline(**kw):

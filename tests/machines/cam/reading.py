@@ -13,22 +13,15 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.factories import BRACKET_SPEC
+
 TOOL = 3.175
 
 
 RT = TOOL / 2.0
 
 
-BRK_080 = {
-    "outline": {"length": 80.0, "width": 30.0, "corner_radius": 3.0},
-    "thickness": 4.0,
-    "holes": [
-        {"id": "H1", "x": 10.0, "y": 15.0, "diameter": 6.5},
-        {"id": "H2", "x": 40.0, "y": 15.0, "diameter": 6.5},
-        {"id": "H3", "x": 70.0, "y": 15.0, "diameter": 6.5},
-    ],
-    "tolerances": {"outline": 0.2, "corner_radius": 0.5, "hole_diameter": 0.1, "hole_position": 0.15},
-}
+BRK_080 = BRACKET_SPEC  # the shop's BRK-080-A bracket
 
 
 # A plate with a hole wide enough (> 2 tool diameters) to need a pocket.
@@ -40,18 +33,6 @@ WIDE_HOLE = {
         {"id": "S", "x": 45.0, "y": 20.0, "diameter": 5.0},
     ],
 }
-
-
-def rr_distance(x, y, length, width, r):
-    """Signed distance to a rounded rectangle at the origin, written independently:
-    nearest point on the straight edges or the corner circles."""
-    cx = min(max(x, r), length - r)
-    cy = min(max(y, r), width - r)
-    # (cx, cy) is the nearest point of the inner rectangle; outline = inner grown by r.
-    inside_inner = r <= x <= length - r and r <= y <= width - r
-    if inside_inner:
-        return -min(x, y, length - x, width - y)
-    return math.hypot(x - cx, y - cy) - r
 
 
 WORD = re.compile(r"([A-Z])(-?\d*(?:\.\d+)?)")  # "G28 X": axis words may be bare

@@ -14,6 +14,7 @@ from machines.cam import (
     mill_plate_program,
     print_plate_program,
 )
+from tests.geometry import rr_distance
 from tests.machines.cam.reading import (
     BRK_080,
     RT,
@@ -22,7 +23,6 @@ from tests.machines.cam.reading import (
     code_words,
     cutting,
     mill_moves,
-    rr_distance,
     sample,
 )
 

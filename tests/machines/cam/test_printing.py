@@ -9,6 +9,7 @@ import pytest
 from machines.cam import (
     print_plate_program,
 )
+from tests.geometry import rr_distance
 from tests.machines.cam.reading import (
     BRK_080,
     FIL_AREA,
@@ -20,7 +21,6 @@ from tests.machines.cam.reading import (
     code_words,
     expected_filament,
     interpret_print,
-    rr_distance,
     segment_distance,
 )
 
