@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from drawing import Drawing
+from drawing import Drawing, Hole
 from vision.pipeline.calibration import BoardConfig
 
 # ----------------------------------------------------------------------------- camera
@@ -287,14 +287,6 @@ def calibration_views(
 
 
 # ----------------------------------------------------------------------------- parts
-
-
-@dataclass(frozen=True)
-class Hole:
-    id: str
-    x: float
-    y: float
-    diameter: float
 
 
 @dataclass(frozen=True)

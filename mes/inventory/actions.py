@@ -39,6 +39,18 @@ def _lock_available(revision_id: int, count: int) -> list[int]:
     return list(rows.values_list("pk", flat=True)[:count])
 
 
+def _reserve(item: StockItem, request: PartRequest, *, actor) -> None:
+    """Reserve a locked, accepted unit for ``request``."""
+    transition(
+        item,
+        StockStatus.RESERVED,
+        actor=actor,
+        table=STOCK_TRANSITIONS,
+        reason=f"reserved for {request}",
+        also={"reserved_for": request},
+    )
+
+
 def do_stock_reserve_for_request(request: PartRequest, wanted: int, *, actor=None) -> int:
     """Reserve up to ``wanted`` accepted units of the request's revision for it; return how many.
 
@@ -50,14 +62,7 @@ def do_stock_reserve_for_request(request: PartRequest, wanted: int, *, actor=Non
         return 0
     ids = _lock_available(request.revision_id, wanted)
     for item in StockItem.objects.filter(pk__in=ids).order_by("created_at", "pk"):
-        transition(
-            item,
-            StockStatus.RESERVED,
-            actor=actor,
-            table=STOCK_TRANSITIONS,
-            reason=f"reserved for {request}",
-            also={"reserved_for": request},
-        )
+        _reserve(item, request, actor=actor)
     return len(ids)
 
 
@@ -71,14 +76,7 @@ def do_stock_item_reserve_for_most_urgent(item: StockItem, *, actor=None) -> Par
         request = PartRequest.objects.select_for_update().get(pk=candidate_id)
         if selectors.held_units(request) >= request.quantity:
             continue
-        transition(
-            item,
-            StockStatus.RESERVED,
-            actor=actor,
-            table=STOCK_TRANSITIONS,
-            reason=f"reserved for {request}",
-            also={"reserved_for": request},
-        )
+        _reserve(item, request, actor=actor)
         repairs_actions.do_part_request_sync_status(request, actor=actor)
         return request
     return None
