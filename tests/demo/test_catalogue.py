@@ -16,6 +16,7 @@ from machines.cam import (
     mill_plate_program,
     print_plate_program,
 )
+from tests.geometry import rr_distance
 from tests.machines.cam.reading import (
     H0,
     RT,
@@ -27,7 +28,6 @@ from tests.machines.cam.reading import (
     expected_filament,
     interpret_print,
     mill_moves,
-    rr_distance,
     sample,
 )
 
