@@ -38,7 +38,8 @@ setup: $(RUN_STAMP)
 ## Start web, worker (and, as later issues add them, simulated machines and camera) on embedded defaults.
 run: setup
 	@echo "The shop is at http://$(HOST):$(PORT)/ (users and passwords: see README). Ctrl-C stops it."
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile start
+	@# honcho gives every process its own PORT (base + 100 per process type): the camera gets the web port.
+	HOST=$(HOST) PORT=$(PORT) WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
 ## The whole suite on whatever DATABASE_URL / CELERY_BROKER_URL say (embedded defaults when unset).
 test: $(DEV_STAMP) $(CHROMIUM)
