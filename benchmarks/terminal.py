@@ -36,7 +36,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from machines.models import MachineTelemetry  # noqa: E402
-from mes.catalog.models import Firmware, MachineType  # noqa: E402
+from mes.catalog.models import MachineType  # noqa: E402
 from mes.inventory.models import StockItem  # noqa: E402
 from mes.production import selectors  # noqa: E402
 from mes.production.models import FeedstockLot, Job, Machine  # noqa: E402
@@ -81,7 +81,7 @@ def build(machines: int, queued: int, stock: int):
             Machine(
                 name=f"{'Mill' if is_mill else 'Printer'}-{i + 1:02d}",
                 machine_type=MachineType.CNC_MILL if is_mill else MachineType.FDM_PRINTER,
-                firmware=Firmware.GRBL if is_mill else Firmware.MARLIN,
+                firmware="grbl" if is_mill else "marlin",
                 state=MACHINE_STATE_BY_SLOT[slot],
                 state_reason="the machine's worker stopped reporting" if slot == 4 else "",
                 loaded_lot=lots[i],
@@ -94,8 +94,8 @@ def build(machines: int, queued: int, stock: int):
         MachineTelemetry(
             machine=m,
             firmware_state="Run" if m.state == "running" else "Idle",
-            position=[12.5 + i, 40.0, -2.0] if m.firmware == Firmware.GRBL else None,
-            temperatures=None if m.firmware == Firmware.GRBL else {"T0": [209.6, 210.0], "B": [60.1, 60.0]},
+            position=[12.5 + i, 40.0, -2.0] if m.firmware == "grbl" else None,
+            temperatures=None if m.firmware == "grbl" else {"T0": [209.6, 210.0], "B": [60.1, 60.0]},
             message="ALARM:1 hard limit" if m.state == "error" else "",
             # Runners report only while they run a job: an idle machine's last report is old.
             updated_at=now if m.state in ("running", "paused") else now - timedelta(minutes=30),
@@ -104,7 +104,7 @@ def build(machines: int, queued: int, stock: int):
     )
 
     def program_for(machine):
-        return shop.mill_program if machine.firmware == Firmware.GRBL else shop.print_program
+        return shop.mill_program if machine.firmware == "grbl" else shop.print_program
 
     jobs = []
     for i, m in enumerate(new_machines):

@@ -19,7 +19,7 @@ from demo.calibration import demo_station_calibrate
 from demo.catalogue import DEMO_DESIGNS, DemoDesign
 from machines import cam
 from mes.catalog import services as catalog
-from mes.catalog.models import Firmware, MachineType, Part, PartRevision
+from mes.catalog.models import MachineType, Part, PartRevision
 from mes.core.roles import Role
 from mes.inventory import services as inventory
 from mes.inventory.models import Location, StockItem
@@ -57,10 +57,10 @@ MILL_OFFSETS = {"G54": [10.0, 10.0, 50.0]}
 PRINTER_ENVELOPE = {"x_min": 0, "x_max": 250, "y_min": 0, "y_max": 210, "z_min": 0, "z_max": 210}
 
 MACHINES = [
-    ("Mill-1", MachineType.CNC_MILL, Firmware.GRBL, MILL_ENVELOPE, "socket://127.0.0.1:7101"),
-    ("Mill-2", MachineType.CNC_MILL, Firmware.GRBL, MILL_ENVELOPE, "socket://127.0.0.1:7102"),
-    ("Printer-1", MachineType.FDM_PRINTER, Firmware.MARLIN, PRINTER_ENVELOPE, "socket://127.0.0.1:7201"),
-    ("Printer-2", MachineType.FDM_PRINTER, Firmware.MARLIN, PRINTER_ENVELOPE, "socket://127.0.0.1:7202"),
+    ("Mill-1", MachineType.CNC_MILL, "grbl", MILL_ENVELOPE, "socket://127.0.0.1:7101"),
+    ("Mill-2", MachineType.CNC_MILL, "grbl", MILL_ENVELOPE, "socket://127.0.0.1:7102"),
+    ("Printer-1", MachineType.FDM_PRINTER, "marlin", PRINTER_ENVELOPE, "socket://127.0.0.1:7201"),
+    ("Printer-2", MachineType.FDM_PRINTER, "marlin", PRINTER_ENVELOPE, "socket://127.0.0.1:7202"),
 ]
 
 LOTS = [
@@ -159,7 +159,7 @@ def _programs_for(design: DemoDesign) -> list[tuple[str, str, str, str, str]]:
         (
             f"{design.part_number} milled",
             MachineType.CNC_MILL,
-            Firmware.GRBL,
+            "grbl",
             "Al 6061",
             cam.mill_plate_program(design.plate),
         )
@@ -174,7 +174,7 @@ def _programs_for(design: DemoDesign) -> list[tuple[str, str, str, str, str]]:
             (
                 f"{design.part_number} printed {material}",
                 MachineType.FDM_PRINTER,
-                Firmware.MARLIN,
+                "marlin",
                 material,
                 text,
             )

@@ -5,8 +5,9 @@ is an independent model of the *equipment's* side, so that host-side code can be
 that behaves like the real thing:
 
 * :mod:`.grbl` / :mod:`.marlin` — pure firmware cores (bytes + time in,
-  bytes + executed-line records out); :mod:`.core` is what they share and
-  :mod:`.grbl_gcode` the G-code interpreter of the GRBL core.
+  bytes + executed-line records out), one module named after each firmware the host
+  speaks, exposing ``CORE``; :mod:`.core` is what they share and :mod:`.grbl_gcode`
+  the G-code interpreter of the GRBL core.
 * :mod:`.wire` — wire-rate pacing (10 bits per byte).
 * :mod:`.serve` — :class:`SimulatedMachine`, which serves a core on a pty or
   a TCP port from a background thread.
@@ -23,19 +24,16 @@ Typical use::
 """
 
 from simulators.core import ExecutedLine, Faults, FirmwareCore, Stats
-from simulators.grbl import GrblCore
-from simulators.marlin import MarlinCore
-from simulators.serve import SimulatedMachine, make_core
+from simulators.serve import SimulatedMachine, core_class, make_core
 from simulators.wire import Wire
 
 __all__ = [
     "ExecutedLine",
     "Faults",
     "FirmwareCore",
-    "GrblCore",
-    "MarlinCore",
     "SimulatedMachine",
     "Stats",
     "Wire",
+    "core_class",
     "make_core",
 ]

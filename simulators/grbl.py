@@ -723,3 +723,7 @@ class GrblCore(FirmwareCore):
 
     def _max_rates(self) -> tuple[float, float, float]:
         return (self.settings[110], self.settings[111], self.settings[112])
+
+
+#: The core :mod:`simulators.serve` runs for this firmware.
+CORE = GrblCore

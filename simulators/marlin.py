@@ -762,3 +762,7 @@ def _leading_int(text: str) -> int:
 def _params(text: str) -> dict[str, float | None]:
     """Parameter words after the command code (``None`` for a bare letter)."""
     return {letter: (float(number) if number else None) for letter, number in _PARAM.findall(text)}
+
+
+#: The core :mod:`simulators.serve` runs for this firmware.
+CORE = MarlinCore

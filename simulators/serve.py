@@ -24,6 +24,7 @@ Output produced while no host is connected is lost, as on a real UART.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import select
@@ -34,14 +35,12 @@ import tty
 from collections.abc import Callable
 from typing import Any
 
+from machines.protocol.registry import firmwares
 from simulators.core import FirmwareCore, Stats
-from simulators.grbl import GrblCore
-from simulators.marlin import MarlinCore
 from simulators.wire import Wire
 
 logger = logging.getLogger(__name__)
 
-FIRMWARES: dict[str, type[FirmwareCore]] = {"grbl": GrblCore, "marlin": MarlinCore}
 
 _MIN_WAKE = 0.001  # batch wire bytes per wake-up; the virtual clock keeps the rate exact
 _PTY_POLL = 0.01  # how often to look for a host opening the pty
@@ -49,22 +48,31 @@ _READ_CHUNK = 4096
 _MAX_INBOUND = 1 << 20  # stop reading the host once this much is in flight
 
 
+def core_class(firmware: str) -> type[FirmwareCore]:
+    """The simulator core of ``firmware``: ``CORE`` in ``simulators.<firmware>``, one per host-side firmware.
+
+    ValueError if the host knows no such firmware; ModuleNotFoundError if it has no simulator yet.
+    """
+    if firmware not in firmwares():
+        raise ValueError(f"unknown firmware {firmware!r}; expected one of {sorted(firmwares())}")
+    return importlib.import_module(f"{__package__}.{firmware}").CORE
+
+
+def simulated_firmwares() -> list[str]:
+    """Every firmware the host speaks (each has a simulator), in the registry's order."""
+    return list(firmwares())
+
+
 def make_core(firmware: str, **kwargs: Any) -> FirmwareCore:
-    """Construct the core for ``firmware`` ("grbl" or "marlin")."""
-    try:
-        return FIRMWARES[firmware](**kwargs)
-    except KeyError:
-        raise ValueError(f"unknown firmware {firmware!r}; expected one of {sorted(FIRMWARES)}") from None
+    """Construct the simulator core for ``firmware`` ("grbl", "marlin"...)."""
+    return core_class(firmware)(**kwargs)
 
 
 def travel_options(
     firmware: str, travel: tuple[float, float, float]
 ) -> dict[str, tuple[float, float, float]]:
     """Core keyword arguments giving the ``firmware`` simulator a travel of ``travel`` (X, Y, Z mm)."""
-    try:
-        return {FIRMWARES[firmware].travel_option: travel}
-    except KeyError:
-        raise ValueError(f"unknown firmware {firmware!r}; expected one of {sorted(FIRMWARES)}") from None
+    return {core_class(firmware).travel_option: travel}
 
 
 class _PtyEndpoint:
@@ -200,7 +208,8 @@ class _TcpEndpoint:
 class SimulatedMachine:
     """A firmware core served on a pty or TCP port by a background thread.
 
-    :param firmware: ``"grbl"`` or ``"marlin"`` (ignored if ``core`` is given).
+    :param firmware: the firmware's name, as the host's registry knows it (``"grbl"``); required
+        unless ``core`` is given.
     :param transport: ``"pty"`` or ``"tcp"``.
     :param baud: wire rate for pacing both directions; ``None`` = unpaced.
     :param time_scale: passed to the core (0 = instantaneous machine).
@@ -213,7 +222,7 @@ class SimulatedMachine:
 
     def __init__(
         self,
-        firmware: str = "grbl",
+        firmware: str | None = None,
         transport: str = "pty",
         *,
         baud: int | None = 115200,
@@ -225,6 +234,8 @@ class SimulatedMachine:
         core: FirmwareCore | None = None,
         **core_kwargs: Any,
     ):
+        if core is None and firmware is None:
+            raise ValueError("name the firmware to simulate, or pass a ready-made core")
         self.core = core or make_core(firmware, time_scale=time_scale, **core_kwargs)
         if transport == "pty":
             self._endpoint: _PtyEndpoint | _TcpEndpoint = _PtyEndpoint()

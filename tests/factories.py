@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from mes.catalog import services as catalog
-from mes.catalog.models import Firmware, MachineType, Part, PartRevision, Program
+from mes.catalog.models import MachineType, Part, PartRevision, Program
 from mes.core.roles import Role
 from mes.production import services as production
 from mes.production.models import FeedstockLot, Machine
@@ -116,14 +116,14 @@ def make_shop(*, printer: bool = True, release: bool = True) -> Shop:
     mill = Machine.objects.create(
         name="Mill-1",
         machine_type=MachineType.CNC_MILL,
-        firmware=Firmware.GRBL,
+        firmware="grbl",
         work_offsets={"G54": [10.0, 10.0, 50.0]},
         **MILL_ENVELOPE,
     )
     printer_machine = Machine.objects.create(
         name="Printer-1",
         machine_type=MachineType.FDM_PRINTER,
-        firmware=Firmware.MARLIN,
+        firmware="marlin",
         state="idle" if printer else "maintenance",
         **PRINTER_ENVELOPE,
     )
@@ -136,7 +136,7 @@ def make_shop(*, printer: bool = True, release: bool = True) -> Shop:
         revision=revision,
         name="milled",
         machine_type=MachineType.CNC_MILL,
-        firmware=Firmware.GRBL,
+        firmware="grbl",
         material="Al 6061",
         gcode_text=MILL_PROGRAM,
     )
@@ -145,7 +145,7 @@ def make_shop(*, printer: bool = True, release: bool = True) -> Shop:
         revision=revision,
         name="printed",
         machine_type=MachineType.FDM_PRINTER,
-        firmware=Firmware.MARLIN,
+        firmware="marlin",
         material="PLA",
         gcode_text=PRINT_PROGRAM,
     )

@@ -268,6 +268,22 @@ def test_services_check_their_actor(module):
         }
         assert params[:1] == ["actor"], f"{module}.{function.name} must take the actor first"
         assert "authorize" in calls, f"{module}.{function.name} never calls authorize()"
+        first_check = min(_call_lines(function, lambda name: name == "authorize"))
+        steps = _call_lines(function, lambda name: name.startswith("do_"))
+        assert all(first_check < line for line in steps), (
+            f"{module}.{function.name} runs an unguarded step before authorize()"
+        )
+
+
+def _call_lines(function: ast.FunctionDef, wanted) -> list[int]:
+    """Line numbers of the calls in ``function`` whose callee's name (``f`` or ``x.f``) is ``wanted``."""
+    lines = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call):
+            callee = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if wanted(callee):
+                lines.append(node.lineno)
+    return lines
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.endswith(".actions")))

@@ -4,7 +4,12 @@ The interpreter (:mod:`.interpreter`) models a machine: positions, offsets, mode
 :class:`Dialect` says which of its operations each G/M code performs on one firmware, and the few facts in
 which firmwares disagree about the same words (units of a dwell, power-on modes, what E means...). Tables
 map a code to the *name* of an interpreter method, like Klipper's ``cmd_<CODE>`` handlers; the interpreter
-binds them once per program. Adding a firmware means adding one dialect here, nothing in the interpreter.
+binds them once per program. A dialect also carries what the validator needs to know of the firmware: its
+allow-list, its forbidden commands and why, its parameter letters, its line length and its default profile.
+
+Each firmware's dialect lives in its own package beside its protocol engine (``machines.protocol.grbl.gcode``,
+``machines.protocol.marlin.gcode``); a :class:`~machines.gcode.profiles.MachineProfile` carries the dialect
+of its machine, so nothing in this package names a firmware. Adding one means writing its dialect there.
 
 Codes are looked up in the table of the phase that runs them; a line runs its phases in GRBL's order of
 execution (``execute`` in the interpreter): ``early_mcodes``, ``mode_gcodes`` (then the F word),
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from machines.gcode.profiles import GRBL, MARLIN
+from machines.gcode.parser import GcodeLine
 
 RAPID = 0.0
 LINEAR = 1.0
@@ -29,15 +34,18 @@ CANCEL_MOTION = 80.0
 MOTION_CODES = frozenset({RAPID, LINEAR, CLOCKWISE_ARC, COUNTERCLOCKWISE_ARC, CANCEL_MOTION, *PROBE_MOVES})
 MACHINE_COORDINATES = 53.0  # G53: this line's axis words are machine coordinates
 
-# Marlin's power-on feed rate, used until the program sets F.
-MARLIN_DEFAULT_FEED_MM_MIN = 1500.0
-
 Table = Mapping[float, str]
 
+#: Why a command found on a line may never run on the firmware, or None if it may.
+ForbiddenRule = Callable[[str, GcodeLine], "str | None"]
 
-@dataclass(frozen=True)
+
+# eq=False: dialects are singletons compared by identity; their tables make them unhashable otherwise.
+@dataclass(frozen=True, eq=False)
 class Dialect:
-    """One firmware's reading of G-code, as dispatch tables (code -> interpreter method name) and facts."""
+    """One firmware's reading of G-code, as dispatch tables (code -> interpreter method name) and facts,
+    plus what the validator needs to know of it (allow-list, forbidden commands, letters, line length) and
+    the settings of its default profile."""
 
     firmware: str
     #: How reports name the firmware ("GRBL", "Marlin").
@@ -69,6 +77,24 @@ class Dialect:
     system_commands: Mapping[str, str]
     #: Allowed commands that deliberately have no handler: they change nothing the trace models.
     untraced_commands: frozenset[str]
+    #: Default allow-list of command names as the parser yields them (``"G1"``, ``"$H"``, ``"T"``).
+    allowed_commands: frozenset[str]
+    #: Parameter letters the firmware understands (G, M, T and N are handled separately).
+    parameter_letters: frozenset[str]
+    #: Longest line the firmware's line buffer takes, framing included.
+    max_line_length: int
+    #: Why a command may never run, whatever a profile's allow-list says (see the firmware's policy).
+    forbidden_reason: ForbiddenRule
+    #: Commands that run but deserve a warning, with the reason.
+    warned: Mapping[str, str]
+    #: Programs are written in machine coordinates (a printer's bed), not from a work zero set per job.
+    programs_in_machine_coordinates: bool
+    #: Default profile settings: feed and rapid limits (mm/min) and acceleration (mm/s²).
+    default_max_feed_mm_min: float
+    default_rapid_mm_min: float
+    default_acceleration_mm_s2: float
+    #: Where homing leaves the machine: the envelope's maxima (a mill's top/right/back) or its minima.
+    homes_to_maxima: bool
 
     def tables(self) -> dict[str, Mapping]:
         """Every dispatch table by name, for binding and for coverage checks."""
@@ -128,77 +154,3 @@ MODAL_GCODES: Table = {
 # $H and $J: GRBL system commands. The parser yields them whatever the firmware and the trace has always
 # read them GRBL's way; on Marlin the allow-list refuses them before anything runs.
 SYSTEM_COMMANDS: Mapping[str, str] = {"$H": "_home_all_and_wait", "$J": "_jog"}
-
-GRBL_DIALECT = Dialect(
-    firmware=GRBL,
-    display_name="GRBL",
-    numbered_lines=False,
-    power_on_motion_mode=RAPID,  # GRBL powers up in G0
-    power_on_feed_mm_min=None,
-    modal_motion=True,
-    extrudes=False,
-    bare_line_issue=None,
-    set_position_needs_axis=True,
-    arc_needs_plane_axis=True,
-    dwell_seconds=_grbl_dwell_seconds,
-    early_mcodes={},
-    mode_gcodes=MODE_GCODES,
-    modal_gcodes=MODAL_GCODES,
-    axis_gcodes={
-        10.0: "_set_work_offset",
-        28.0: "_go_to_stored_position",
-        30.0: "_go_to_stored_position",
-        43.1: "_tool_length_already_set",
-        92.0: "_set_position",
-    },
-    pre_motion_gcodes={},
-    late_mcodes={2.0: "_program_end", 30.0: "_program_end"},
-    system_commands=SYSTEM_COMMANDS,
-    untraced_commands=frozenset(
-        {"G40", "G61", "G91.1", "M0", "M1", "M3", "M4", "M5", "M7", "M8", "M9", "T", "$X", "$C"}
-    ),
-)
-
-MARLIN_DIALECT = Dialect(
-    firmware=MARLIN,
-    display_name="Marlin",
-    numbered_lines=True,
-    power_on_motion_mode=None,  # Marlin has no modal motion at all
-    power_on_feed_mm_min=MARLIN_DEFAULT_FEED_MM_MIN,
-    modal_motion=False,
-    extrudes=True,
-    bare_line_issue="Marlin needs a G, M or T command on every line",
-    set_position_needs_axis=False,
-    arc_needs_plane_axis=False,
-    dwell_seconds=_marlin_dwell_seconds,
-    early_mcodes={82.0: "_extruder_absolute", 83.0: "_extruder_relative"},
-    mode_gcodes=MODE_GCODES,
-    modal_gcodes=MODAL_GCODES,
-    axis_gcodes={
-        10.0: "_firmware_retract",  # on Marlin G10 is a retract, not a work offset
-        28.0: "_home_axes_and_wait",
-        30.0: "_probe_in_place",
-        43.1: "_tool_length_already_set",
-        92.0: "_set_position",
-    },
-    pre_motion_gcodes={29.0: "_wait_for_bed_probing"},
-    late_mcodes={109.0: "_wait_for_hotend", 190.0: "_wait_for_bed"},
-    system_commands=SYSTEM_COMMANDS,
-    untraced_commands=frozenset(
-        {
-            *("M18", "M73", "M80", "M81", "M84", "M104", "M105", "M106", "M107", "M117", "M118"),
-            *("M140", "M155", "M201", "M203", "M204", "M205", "M220", "M221", "M400", "M900", "T0"),
-        }
-    ),
-)
-
-#: Dialect by firmware name (``MachineProfile.firmware``).
-DIALECTS: dict[str, Dialect] = {dialect.firmware: dialect for dialect in (GRBL_DIALECT, MARLIN_DIALECT)}
-
-
-def dialect_for(firmware: str) -> Dialect:
-    """The dialect of ``firmware``; ValueError if there is none."""
-    try:
-        return DIALECTS[firmware]
-    except KeyError:
-        raise ValueError(f"no G-code dialect for firmware {firmware!r}") from None

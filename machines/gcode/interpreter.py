@@ -32,12 +32,10 @@ from machines.gcode.dialects import (
     COUNTERCLOCKWISE_ARC,
     LINEAR,
     MACHINE_COORDINATES,
-    MARLIN_DEFAULT_FEED_MM_MIN,
     MOTION_CODES,
     PROBE_MOVES,
     RAPID,
     Dialect,
-    dialect_for,
 )
 from machines.gcode.issues import GcodeIssue
 from machines.gcode.parser import SYSTEM_WORD, GcodeLine, ParsedProgram
@@ -48,7 +46,6 @@ __all__ = [
     "CLOCKWISE_ARC",
     "COUNTERCLOCKWISE_ARC",
     "LINEAR",
-    "MARLIN_DEFAULT_FEED_MM_MIN",
     "MOTION_CODES",
     "PROBE_MOVES",
     "RAPID",
@@ -64,8 +61,8 @@ AXIS_LETTERS = "XYZ"
 # Fixed time allowances (seconds) for things whose duration the program cannot tell.
 HOTEND_HEAT_WAIT_SECONDS = 60.0  # M109
 BED_HEAT_WAIT_SECONDS = 90.0  # M190
-MARLIN_HOMING_SECONDS = 15.0  # G28
-GRBL_HOMING_SECONDS = 20.0  # $H
+AXES_HOMING_SECONDS = 15.0  # G28 on a printer: home the named axes where they are
+HOMING_CYCLE_SECONDS = 20.0  # $H: a full homing cycle
 BED_PROBING_SECONDS = 60.0  # G29
 
 
@@ -141,7 +138,7 @@ class _Interpreter:
 
     def __init__(self, profile: MachineProfile) -> None:
         self.profile = profile
-        self.dialect: Dialect = dialect_for(profile.firmware)
+        self.dialect: Dialect = profile.dialect
         self.steps: list[Motion | Pause] = []
         self.issues: list[GcodeIssue] = []
         self.position = list(profile.home_position)
@@ -384,7 +381,7 @@ class _Interpreter:
         for axis in named or range(3):
             self.position[axis] = self.profile.home_position[axis]
             self.g92_offset[axis] = 0.0
-        self.steps.append(Pause(line.source_line, MARLIN_HOMING_SECONDS))
+        self.steps.append(Pause(line.source_line, AXES_HOMING_SECONDS))
 
     def _motion(
         self,
@@ -594,7 +591,7 @@ class _Interpreter:
 
     def _home_all_and_wait(self, line: GcodeLine, command: str, params: dict[str, float]) -> None:
         self.position = list(self.profile.home_position)
-        self.steps.append(Pause(line.source_line, GRBL_HOMING_SECONDS))
+        self.steps.append(Pause(line.source_line, HOMING_CYCLE_SECONDS))
 
     def _jog(self, line: GcodeLine, command: str, params: dict[str, float]) -> None:
         """``$J=``: a feed move whose G20/G21/G90/G91/G53 apply to this line only."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from machines.gcode.dialects import dialect_for
 from machines.gcode.interpreter import AXIS_LETTERS, Motion, Pause, trace_program
 from machines.gcode.issues import ERROR, WARNING, GcodeIssue
 from machines.gcode.parser import (
@@ -28,14 +27,14 @@ from machines.gcode.parser import (
     parse_program,
 )
 from machines.gcode.profiles import ANY_TOOL, Envelope, MachineProfile
-from machines.gcode.rules import command_names, forbidden_reason, warning_reason
+from machines.gcode.rules import command_names
 
 # Coordinates computed through offsets, inch conversion or arc trigonometry carry
 # float noise; a move this close to the boundary is on it, not past it.
 ENVELOPE_TOLERANCE_MM = 1e-6
 # The sender frames each numbered line (Marlin) as "N<n> <text>*NN": "N", a space, "*" and two
 # checksum digits, plus the digits of n.
-MARLIN_FRAMING_CHARACTERS = 5
+NUMBERED_FRAMING_CHARACTERS = 5  # "N", the space, "*" and two checksum digits
 _NON_PARAMETER_KEYS = frozenset({"G", "M", "T", SYSTEM_WORD, ASSIGNMENT_WORD, TEXT_WORD})
 
 
@@ -91,7 +90,7 @@ def _parameter_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIss
     rejected = {letter for letter, _ in line.words} - _NON_PARAMETER_KEYS - profile.accepted_letters
     if not rejected:
         return []
-    firmware = dialect_for(profile.firmware).display_name
+    firmware = profile.dialect.display_name
     return [
         GcodeIssue(line.source_line, f"word {letter} is not accepted by {firmware}")
         for letter in sorted(rejected)
@@ -101,7 +100,7 @@ def _parameter_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIss
 def _command_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIssue]:
     issues = []
     for name in command_names(line):
-        forbidden = forbidden_reason(profile.firmware, name, line)
+        forbidden = profile.dialect.forbidden_reason(name, line)
         if forbidden is not None:
             reason = f"command {name} is forbidden in programs: {forbidden}"
             issues.append(GcodeIssue(line.source_line, reason))
@@ -110,7 +109,7 @@ def _command_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIssue
             reason = f"command {name} is not allowed on this machine"
             issues.append(GcodeIssue(line.source_line, reason))
             continue
-        warning = warning_reason(profile.firmware, name)
+        warning = profile.dialect.warned.get(name)
         if warning is not None:
             reason = f"command {name}: {warning}"
             issues.append(GcodeIssue(line.source_line, reason, WARNING))
@@ -126,8 +125,8 @@ def _is_allowed(name: str, allowed: frozenset[str]) -> bool:
 def _length_issue(line: GcodeLine, profile: MachineProfile, sent_index: int) -> GcodeIssue | None:
     length = len(line.text)
     framing = ""
-    if dialect_for(profile.firmware).numbered_lines:
-        length += len(str(sent_index)) + MARLIN_FRAMING_CHARACTERS
+    if profile.dialect.numbered_lines:
+        length += len(str(sent_index)) + NUMBERED_FRAMING_CHARACTERS
         framing = " with line number and checksum"
     if length <= profile.max_line_length:
         return None

@@ -1,4 +1,7 @@
-"""Sans-I/O host-side protocol engines for GRBL 1.1 and Marlin serial dialects.
+"""Sans-I/O host-side protocol engines, one package per firmware (:mod:`.grbl`, :mod:`.marlin`).
+
+Each firmware package holds its engine, its G-code dialect and its codes, and defines ``FIRMWARE``;
+:mod:`.registry` finds them (``firmwares()``, ``engine_for(name)``), so nothing here names a firmware.
 
 Bytes in, events out; commands in, bytes out.  No serial port, no clock, no
 threads: the runner passes ``now`` (monotonic seconds) into every call.
@@ -25,12 +28,17 @@ from machines.protocol.events import (
     Temperatures,
     Unparsed,
 )
-from machines.protocol.grbl import GrblEngine
-from machines.protocol.marlin import MarlinEngine
-from machines.protocol.registry import ENGINES, engine_class, engine_for
+from machines.protocol.registry import (
+    dialect_for,
+    engine_class,
+    engine_for,
+    firmware_choices,
+    firmware_named,
+    firmwares,
+    profile_for,
+)
 
 __all__ = [
-    "ENGINES",
     "Acknowledged",
     "Alarm",
     "Busy",
@@ -38,10 +46,8 @@ __all__ = [
     "EngineState",
     "Event",
     "FirmwareError",
-    "GrblEngine",
     "Halted",
     "HostAction",
-    "MarlinEngine",
     "Message",
     "ParserState",
     "ProbeResult",
@@ -54,6 +60,11 @@ __all__ = [
     "StreamComplete",
     "Temperatures",
     "Unparsed",
+    "dialect_for",
     "engine_class",
     "engine_for",
+    "firmware_choices",
+    "firmware_named",
+    "firmwares",
+    "profile_for",
 ]

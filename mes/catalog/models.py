@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from machines.protocol.registry import firmware_choices
+
 
 class PartKind(models.TextChoices):
     BRACKET = "bracket", "Bracket"
@@ -15,11 +17,6 @@ class MachineType(models.TextChoices):
     CNC_MILL = "cnc_mill", "CNC mill"
     FDM_PRINTER = "fdm_printer", "FDM printer"
     OTHER = "other", "Other"
-
-
-class Firmware(models.TextChoices):
-    GRBL = "grbl", "GRBL 1.1"
-    MARLIN = "marlin", "Marlin 2"
 
 
 class Part(models.Model):
@@ -79,7 +76,8 @@ class Program(models.Model):
     revision = models.ForeignKey(PartRevision, on_delete=models.PROTECT, related_name="programs")
     name = models.CharField(max_length=120)
     machine_type = models.CharField(max_length=20, choices=MachineType.choices)
-    firmware = models.CharField(max_length=10, choices=Firmware.choices)
+    # A callable, so a new firmware package needs no migration (the registry finds it).
+    firmware = models.CharField(max_length=10, choices=firmware_choices)
     material = models.CharField(max_length=60, help_text="Feedstock material the program consumes")
     gcode = models.TextField()
     sha256 = models.CharField(max_length=64, db_index=True)

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from machines import gcode
+from machines.protocol.registry import profile_for
 from mes.catalog.models import MachineType, Part, PartRevision, Program
 from mes.catalog.specs import validate_spec
 from mes.core.errors import RuleViolation
@@ -64,7 +65,7 @@ def _upload_profile(firmware: str) -> gcode.MachineProfile:
     Home is the origin (GRBL's work zero, Marlin's homed corner) so that the estimated extent of the
     program is the extent of its own moves.
     """
-    return gcode.profile_for(firmware, UPLOAD_ENVELOPE, home_position=(0.0, 0.0, 0.0))
+    return profile_for(firmware, UPLOAD_ENVELOPE, home_position=(0.0, 0.0, 0.0))
 
 
 def _program_issues_text(issues) -> str:

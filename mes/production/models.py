@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from mes.catalog.models import Firmware, MachineType
+from machines.protocol.registry import firmware_choices
+from mes.catalog.models import MachineType
 from mes.core.queues import machine_queue
 from mes.core.transitions import TransitionTable
 
@@ -35,7 +36,7 @@ class Machine(models.Model):
 
     name = models.CharField(max_length=60, unique=True)
     machine_type = models.CharField(max_length=20, choices=MachineType.choices)
-    firmware = models.CharField(max_length=10, choices=Firmware.choices)
+    firmware = models.CharField(max_length=10, choices=firmware_choices)  # callable: see catalog.Program
     port_url = models.CharField(max_length=200, blank=True)
     baud = models.PositiveIntegerField(default=115200)
     # Work envelope in machine coordinates, millimetres.

@@ -12,7 +12,8 @@ from django.db.models.functions import Lower, RowNumber, Trim
 from django.utils import timezone
 
 from machines import gcode
-from mes.catalog.models import Firmware, MachineType, Program
+from machines.protocol.registry import firmware_named, profile_for
+from mes.catalog.models import MachineType, Program
 from mes.inventory.models import StockItem, StockStatus
 from mes.production.models import (
     ACTIVE_JOB_STATES,
@@ -54,7 +55,15 @@ def machine_profile(machine: Machine) -> gcode.MachineProfile:
         machine.x_min, machine.x_max, machine.y_min, machine.y_max, machine.z_min, machine.z_max
     )
     offsets = {name: tuple(value) for name, value in (machine.work_offsets or {}).items()}
-    return gcode.profile_for(machine.firmware, envelope, **({"work_offsets": offsets} if offsets else {}))
+    return profile_for(machine.firmware, envelope, **({"work_offsets": offsets} if offsets else {}))
+
+
+def _programs_in_machine_coordinates(firmware: str) -> bool:
+    return firmware_named(firmware).dialect.programs_in_machine_coordinates
+
+
+def _firmware_label(firmware: str) -> str:
+    return firmware_named(firmware).label
 
 
 def program_fits_machine(program, machine: Machine) -> bool:
@@ -67,7 +76,7 @@ def program_fits_machine(program, machine: Machine) -> bool:
     if not program.bounds:
         return True
     (x0, x1), (y0, y1), (z0, z1) = program.bounds
-    if machine.firmware == "marlin":
+    if _programs_in_machine_coordinates(machine.firmware):
         return (
             machine.x_min <= x0
             and x1 <= machine.x_max
@@ -443,7 +452,7 @@ def terminal_board(
                 name=row["name"],
                 machine_type=row["machine_type"],
                 machine_type_label=MachineType(row["machine_type"]).label,
-                firmware_label=Firmware(row["firmware"]).label,
+                firmware_label=_firmware_label(row["firmware"]),
                 state=row["state"],
                 state_label=MachineState(row["state"]).label,
                 state_reason=row["state_reason"],

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 import pytest
 
 from machines import protocol, runner, streaming, transport
-from machines.protocol import EngineState, GrblEngine, MarlinEngine, ProtocolEngine
+from machines.protocol import EngineState, ProtocolEngine
 from machines.protocol.events import Acknowledged, Event, StatusReport
+from machines.protocol.grbl import GrblEngine
+from machines.protocol.marlin import MarlinEngine
 
 TOY_ESTOP = b"\x00TOY-HALT\n"
 TOY_SHUTDOWN = b"TOY-COOL\n"
@@ -300,7 +302,10 @@ def test_a_grbl_cancel_is_drained_until_its_reset_is_due():
 
 
 def test_the_registry_builds_an_engine_for_each_firmware_by_name():
-    assert {"grbl": GrblEngine, "marlin": MarlinEngine} == protocol.ENGINES
+    assert {name: fw.engine for name, fw in protocol.firmwares().items()} == {
+        "grbl": GrblEngine,
+        "marlin": MarlinEngine,
+    }
     assert isinstance(streaming.engine_for("grbl", dry_run=True), GrblEngine)
     assert isinstance(protocol.engine_for("marlin"), MarlinEngine)
     with pytest.raises(ValueError, match="unknown firmware 'toy'"):

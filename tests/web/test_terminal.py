@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from machines.models import MachineCommand, MachineTelemetry
-from mes.catalog.models import Firmware, MachineType
+from mes.catalog.models import MachineType
 from mes.core.errors import InsufficientFeedstock, RuleViolation
 from mes.core.roles import Role
 from mes.inventory.models import StockItem
@@ -209,9 +209,7 @@ def test_the_live_fragment_swaps_tiles_and_banner_out_of_band(shop):
     assert 'id="life-banner" hx-swap-oob="true"' in body and "Printer-1" in body
     assert "estop-machine" not in body  # the E-STOP is never re-rendered under a finger
 
-    Machine.objects.create(
-        name="Mill-2", machine_type=MachineType.CNC_MILL, firmware=Firmware.GRBL, **MILL_ENVELOPE
-    )
+    Machine.objects.create(name="Mill-2", machine_type=MachineType.CNC_MILL, firmware="grbl", **MILL_ENVELOPE)
     stale = client.get(reverse("terminal:board"), {"known": known})
     assert stale["HX-Refresh"] == "true"  # a machine was added: reload the page rather than guess
 
@@ -526,7 +524,7 @@ def _grow_shop(shop, machines: int) -> None:
         machine = Machine.objects.create(
             name=f"M-{i:03d}",
             machine_type=MachineType.CNC_MILL if is_mill else MachineType.FDM_PRINTER,
-            firmware=Firmware.GRBL if is_mill else Firmware.MARLIN,
+            firmware="grbl" if is_mill else "marlin",
             loaded_lot=lot,
             state=["running", "paused", "idle", "error", "idle"][i % 5],
             state_reason="alarm 2" if i % 5 == 3 else "",

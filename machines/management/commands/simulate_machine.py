@@ -12,7 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from simulators.serve import FIRMWARES, SimulatedMachine, travel_options
+from simulators.serve import SimulatedMachine, simulated_firmwares, travel_options
 
 
 def _envelope(text: str) -> tuple[float, float, float]:
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     help = "Run a GRBL or Marlin firmware simulator on a pty or TCP port (test/demo only)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--firmware", required=True, choices=list(FIRMWARES))
+        parser.add_argument("--firmware", required=True, choices=simulated_firmwares())
         parser.add_argument("--transport", default="pty", choices=["pty", "tcp"])
         parser.add_argument("--port", type=int, default=0, help="TCP port (0 = ephemeral)")
         parser.add_argument("--baud", type=int, default=115200, help="wire rate; 0 = unpaced")

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", required=True, help="pyserial URL: /dev/ttyUSB0, socket://host:port ..."
         )
-        parser.add_argument("--firmware", required=True, choices=list(protocol.ENGINES))
+        parser.add_argument("--firmware", required=True, choices=list(protocol.firmwares()))
         parser.add_argument("--baud", type=int, default=115200)
         parser.add_argument("--envelope", help="xmin,xmax,ymin,ymax,zmin,zmax in machine mm")
         parser.add_argument(
@@ -85,7 +85,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
         envelope = parse_envelope(options["envelope"]) if options["envelope"] else UNBOUNDED
-        profile = gcode.profile_for(options["firmware"], envelope)
+        profile = protocol.profile_for(options["firmware"], envelope)
         program, report = gcode.check_program(path.read_text(errors="replace"), profile)
         if not report.ok:
             shown = "\n".join(f"  {issue}" for issue in report.errors[:20])

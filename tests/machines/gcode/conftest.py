@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from machines.gcode import Envelope, grbl_profile, marlin_profile
+from machines.gcode import Envelope
+from machines.protocol.registry import profile_for
 
 SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "gcode"
 
@@ -24,12 +25,12 @@ def marlin_checksum(text: str) -> int:
 
 @pytest.fixture
 def mill():
-    return grbl_profile(MILL_ENVELOPE)
+    return profile_for("grbl", MILL_ENVELOPE)
 
 
 @pytest.fixture
 def printer():
-    return marlin_profile(PRINTER_ENVELOPE)
+    return profile_for("marlin", PRINTER_ENVELOPE)
 
 
 def sample_text(name: str) -> str:

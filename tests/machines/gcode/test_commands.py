@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from machines.gcode import (
-    GRBL_ALLOWED_COMMANDS,
-    MARLIN_ALLOWED_COMMANDS,
-    check_program,
-    grbl_profile,
-    marlin_profile,
-    parse_program,
-    validate_program,
-)
+from machines.gcode import check_program, parse_program, validate_program
+from machines.protocol.grbl.gcode import ALLOWED_COMMANDS as GRBL_ALLOWED_COMMANDS
+from machines.protocol.marlin.gcode import ALLOWED_COMMANDS as MARLIN_ALLOWED_COMMANDS
+from machines.protocol.registry import profile_for
 from tests.machines.gcode.conftest import MILL_ENVELOPE, PRINTER_ENVELOPE
 
 
@@ -56,7 +51,7 @@ MARLIN_FORBIDDEN = [
 class TestForbiddenCommands:
     @pytest.mark.parametrize(("line", "command"), GRBL_FORBIDDEN)
     def test_grbl_forbidden_even_when_allow_listed(self, line, command):
-        profile = grbl_profile(MILL_ENVELOPE, allowed_commands=GRBL_ALLOWED_COMMANDS | {command})
+        profile = profile_for("grbl", MILL_ENVELOPE, allowed_commands=GRBL_ALLOWED_COMMANDS | {command})
         _, report = check_program(f"G21\n{line}\n", profile)
         assert not report.ok
         assert len(report.errors) == 1
@@ -64,13 +59,15 @@ class TestForbiddenCommands:
 
     @pytest.mark.parametrize(("line", "command"), MARLIN_FORBIDDEN)
     def test_marlin_forbidden_even_when_allow_listed(self, line, command):
-        profile = marlin_profile(PRINTER_ENVELOPE, allowed_commands=MARLIN_ALLOWED_COMMANDS | {command})
+        profile = profile_for(
+            "marlin", PRINTER_ENVELOPE, allowed_commands=MARLIN_ALLOWED_COMMANDS | {command}
+        )
         _, report = check_program(f"G21\n{line}\n", profile)
         assert len(report.errors) == 1
         assert str(report.errors[0]).startswith(f"line 2: command {command} is forbidden in programs: ")
 
     def test_grbl_reads_are_not_forbidden_but_writes_are(self):
-        profile = grbl_profile(MILL_ENVELOPE, allowed_commands=GRBL_ALLOWED_COMMANDS | {"$I"})
+        profile = profile_for("grbl", MILL_ENVELOPE, allowed_commands=GRBL_ALLOWED_COMMANDS | {"$I"})
         _, report = check_program("$I\n$I=renamed\n", profile)
         assert reasons(report) == [
             "line 2: command $I is forbidden in programs: it writes the build info string to EEPROM"

@@ -11,22 +11,16 @@ import dataclasses
 
 import pytest
 
-from machines.gcode import (
-    GRBL_ALLOWED_COMMANDS,
-    MARLIN_ALLOWED_COMMANDS,
-    dialects,
-    grbl_profile,
-    interpreter,
-    marlin_profile,
-    parse_program,
-)
-from machines.gcode.dialects import DIALECTS, GRBL_DIALECT, MARLIN_DIALECT, dialect_for
+from machines.gcode import default_profile, interpreter, parse_program
 from machines.gcode.interpreter import Motion, Pause
-from machines.gcode.profiles import FIRMWARES
+from machines.protocol.grbl.gcode import DIALECT as GRBL_DIALECT
+from machines.protocol.marlin.gcode import DEFAULT_FEED_MM_MIN as MARLIN_DEFAULT_FEED_MM_MIN
+from machines.protocol.marlin.gcode import DIALECT as MARLIN_DIALECT
+from machines.protocol.registry import dialect_for, firmwares, profile_for
 from tests.machines.gcode.conftest import MILL_ENVELOPE, PRINTER_ENVELOPE
 
-ALLOWED = {"grbl": GRBL_ALLOWED_COMMANDS, "marlin": MARLIN_ALLOWED_COMMANDS}
-PROFILES = {"grbl": grbl_profile(MILL_ENVELOPE), "marlin": marlin_profile(PRINTER_ENVELOPE)}
+DIALECTS = {name: firmware.dialect for name, firmware in firmwares().items()}
+PROFILES = {"grbl": profile_for("grbl", MILL_ENVELOPE), "marlin": profile_for("marlin", PRINTER_ENVELOPE)}
 
 
 def trace(profile, text):
@@ -34,10 +28,11 @@ def trace(profile, text):
     return list(steps.steps), [issue.reason for issue in steps.issues]
 
 
-def test_every_firmware_a_profile_accepts_has_a_dialect():
-    assert set(DIALECTS) == FIRMWARES
+def test_every_firmware_has_its_own_dialect():
+    assert set(DIALECTS) == {"grbl", "marlin"}
     assert dialect_for("grbl") is GRBL_DIALECT
-    with pytest.raises(ValueError, match="no G-code dialect"):
+    assert dialect_for("marlin") is MARLIN_DIALECT
+    with pytest.raises(ValueError, match="unknown firmware 'toy'"):
         dialect_for("toy")
 
 
@@ -49,14 +44,13 @@ def test_every_table_entry_names_an_interpreter_handler(dialect):
             assert callable(getattr(bound, method_name, None)), f"{table_name}[{code}] -> {method_name}"
 
 
-@pytest.mark.parametrize("firmware", sorted(ALLOWED))
-def test_the_tables_cover_each_command_the_firmware_allows(firmware):
-    dialect = DIALECTS[firmware]
+@pytest.mark.parametrize("dialect", DIALECTS.values(), ids=list(DIALECTS))
+def test_the_tables_cover_each_command_the_firmware_allows(dialect):
     handled, untraced = dialect.handled_commands(), dialect.untraced_commands
 
     assert not handled & untraced, "a command is either handled or deliberately untraced"
-    assert ALLOWED[firmware] - handled - untraced == set()
-    assert untraced <= ALLOWED[firmware], "untraced commands are allowed ones, not stale names"
+    assert dialect.allowed_commands - handled - untraced == set()
+    assert untraced <= dialect.allowed_commands, "untraced commands are allowed ones, not stale names"
 
 
 def test_both_firmwares_give_the_same_commands_the_axis_words():
@@ -64,23 +58,21 @@ def test_both_firmwares_give_the_same_commands_the_axis_words():
     assert set(GRBL_DIALECT.axis_gcodes) == set(MARLIN_DIALECT.axis_gcodes) == {10.0, 28.0, 30.0, 43.1, 92.0}
 
 
-def test_changing_a_table_changes_what_a_code_does(monkeypatch):
+def test_changing_a_table_changes_what_a_code_does():
     text = "G21\nM3 S1000\n"
     before, _ = trace(PROFILES["grbl"], text)
     rewired = dataclasses.replace(
         GRBL_DIALECT, late_mcodes={**GRBL_DIALECT.late_mcodes, 3.0: "_wait_for_hotend"}
     )
-    monkeypatch.setitem(dialects.DIALECTS, "grbl", rewired)
-    after, _ = trace(grbl_profile(MILL_ENVELOPE), text)  # a new profile: the trace cache must not answer
+    after, _ = trace(default_profile(rewired, MILL_ENVELOPE), text)  # a new profile: no cached trace
 
     assert before == []
     assert after == [Pause(2, interpreter.HOTEND_HEAT_WAIT_SECONDS)]
 
 
-def test_the_dialect_s_facts_are_what_the_interpreter_uses(monkeypatch):
+def test_the_dialect_s_facts_are_what_the_interpreter_uses():
     rewired = dataclasses.replace(GRBL_DIALECT, dwell_seconds=lambda params: 42.0, power_on_feed_mm_min=600.0)
-    monkeypatch.setitem(dialects.DIALECTS, "grbl", rewired)
-    steps, issues = trace(grbl_profile(MILL_ENVELOPE), "G4 P1\nG1 X290\n")
+    steps, issues = trace(default_profile(rewired, MILL_ENVELOPE), "G4 P1\nG1 X290\n")
 
     assert issues == []
     assert steps[0] == Pause(1, 42.0)
@@ -128,7 +120,7 @@ def test_motion_mode_feed_and_extrusion_defaults_come_from_the_dialect():
     assert _moves(grbl_steps)[0] == ((290.0, 190.0, 0.0), True)  # power-on G0
     assert grbl_issues == ["feed move but no feed rate has been set (add an F word)"]
     assert _moves(marlin_steps) == [((10.0, 0.0, 0.0), False)]  # axis words without G0/G1 are not a move
-    assert marlin_steps[0].rate_mm_min == dialects.MARLIN_DEFAULT_FEED_MM_MIN
+    assert marlin_steps[0].rate_mm_min == MARLIN_DEFAULT_FEED_MM_MIN
     assert marlin_steps[0].extrusion_mm == 2.0
     assert marlin_issues == []
 

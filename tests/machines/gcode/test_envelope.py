@@ -6,7 +6,8 @@ X300 Y200 Z0 (machine coordinates).
 
 from __future__ import annotations
 
-from machines.gcode import check_program, grbl_profile
+from machines.gcode import check_program
+from machines.protocol.registry import profile_for
 from tests.machines.gcode.conftest import MILL_ENVELOPE
 
 
@@ -39,7 +40,8 @@ class TestLinearMoves:
         assert reasons(mill, program) == [f"line 4: X 350.000 {X_OUTSIDE}"]
 
     def test_work_offsets_come_from_the_profile(self):
-        profile = grbl_profile(
+        profile = profile_for(
+            "grbl",
             MILL_ENVELOPE,
             work_offsets={"G54": (100.0, 50.0, -40.0), "G55": (200.0, 0.0, 0.0)},
         )
@@ -50,7 +52,7 @@ class TestLinearMoves:
         ]
 
     def test_g54_is_active_by_default(self):
-        profile = grbl_profile(MILL_ENVELOPE, work_offsets={"G54": (100.0, 0.0, 0.0)})
+        profile = profile_for("grbl", MILL_ENVELOPE, work_offsets={"G54": (100.0, 0.0, 0.0)})
         assert reasons(profile, "G0 X210\n") == [f"line 1: X 310.000 {X_OUTSIDE}"]
 
     def test_g10_l20_sets_the_origin_at_the_current_position(self, mill):
@@ -62,7 +64,7 @@ class TestLinearMoves:
         assert reasons(mill, program) == [f"line 5: X 310.000 {X_OUTSIDE}"]
 
     def test_g53_uses_machine_coordinates_for_its_own_line_only(self):
-        profile = grbl_profile(MILL_ENVELOPE, work_offsets={"G54": (100.0, 0.0, 0.0)})
+        profile = profile_for("grbl", MILL_ENVELOPE, work_offsets={"G54": (100.0, 0.0, 0.0)})
         assert reasons(profile, "G53 G0 X290\n") == []
         assert reasons(profile, "G53 G0 X10\nG0 X250\n") == [f"line 2: X 350.000 {X_OUTSIDE}"]
 
@@ -71,7 +73,7 @@ class TestLinearMoves:
         assert reasons(mill, "G28 X400\n") == [f"line 1: X 400.000 {X_OUTSIDE}"]
 
     def test_home_outside_the_envelope_is_caught(self):
-        profile = grbl_profile(MILL_ENVELOPE, home_position=(310.0, 200.0, 0.0))
+        profile = profile_for("grbl", MILL_ENVELOPE, home_position=(310.0, 200.0, 0.0))
         assert reasons(profile, "G0 X10\nG28\n") == [f"line 2: X 310.000 {X_OUTSIDE}"]
 
     def test_tool_length_offset_shifts_z(self, mill):
@@ -144,7 +146,7 @@ class TestArcs:
 
     def test_arcs_follow_offsets_and_inches(self):
         # Work origin at 1 in, 4 in; a 1.5 in radius circle about work X -1.5 in.
-        profile = grbl_profile(MILL_ENVELOPE, work_offsets={"G54": (25.4, 101.6, 0.0)})
+        profile = profile_for("grbl", MILL_ENVELOPE, work_offsets={"G54": (25.4, 101.6, 0.0)})
         program = "G20\nG0 X0 Y0 Z-0.2\nG2 X0 Y0 I-1.5 J0 F10\n"
         assert reasons(profile, program) == [
             "line 3: arc reaches X -50.800, outside the work envelope (0 to 300 mm)"

@@ -6,19 +6,9 @@ import math
 
 import pytest
 
-from machines.gcode import (
-    Envelope,
-    estimate_program,
-    filament_grams,
-    grbl_profile,
-    marlin_profile,
-    parse_program,
-)
-from machines.gcode.interpreter import (
-    BED_HEAT_WAIT_SECONDS,
-    HOTEND_HEAT_WAIT_SECONDS,
-    MARLIN_HOMING_SECONDS,
-)
+from machines.gcode import Envelope, estimate_program, filament_grams, parse_program
+from machines.gcode.interpreter import AXES_HOMING_SECONDS, BED_HEAT_WAIT_SECONDS, HOTEND_HEAT_WAIT_SECONDS
+from machines.protocol.registry import profile_for
 from tests.machines.gcode.conftest import MILL_ENVELOPE, PRINTER_ENVELOPE
 
 # With this acceleration every move runs at its programmed speed from end to end.
@@ -32,12 +22,12 @@ def estimate(profile, text):
 @pytest.fixture
 def instant_mill():
     # Homes to X300 Y200 Z0; rapids at 3000 mm/min, feeds capped at 2000 mm/min.
-    return grbl_profile(MILL_ENVELOPE, acceleration_mm_s2=INSTANT)
+    return profile_for("grbl", MILL_ENVELOPE, acceleration_mm_s2=INSTANT)
 
 
 @pytest.fixture
 def instant_printer():
-    return marlin_profile(PRINTER_ENVELOPE, acceleration_mm_s2=INSTANT)
+    return profile_for("marlin", PRINTER_ENVELOPE, acceleration_mm_s2=INSTANT)
 
 
 class TestTimesAtConstantSpeed:
@@ -72,7 +62,7 @@ class TestTimesAtConstantSpeed:
     def test_marlin_dwell_units_and_fixed_allowances(self, instant_printer):
         program = "G4 P500\nG4 S2\nM190 S60\nM109 S200\nG28\n"
         expected = 0.5 + 2 + BED_HEAT_WAIT_SECONDS + HOTEND_HEAT_WAIT_SECONDS
-        assert estimate(instant_printer, program).seconds == pytest.approx(expected + MARLIN_HOMING_SECONDS)
+        assert estimate(instant_printer, program).seconds == pytest.approx(expected + AXES_HOMING_SECONDS)
 
     def test_extruder_only_moves_take_time_but_cover_no_distance(self, instant_printer):
         # Retract 2 mm at 40 mm/s.
@@ -85,7 +75,7 @@ class TestTimesAtConstantSpeed:
 class TestAcceleration:
     @pytest.fixture
     def printer(self):
-        return marlin_profile(PRINTER_ENVELOPE, acceleration_mm_s2=1000)
+        return profile_for("marlin", PRINTER_ENVELOPE, acceleration_mm_s2=1000)
 
     def test_single_move_trapezoid(self, printer):
         # 100 mm/s reached after 0.1 s and 5 mm; same to stop; 90 mm cruise = 0.9 s.
@@ -140,7 +130,7 @@ class TestBounds:
         assert result.bounds == Envelope(0, 50, 0, 20, 0, 5)
 
     def test_bounds_include_the_arc_bulge(self):
-        profile = grbl_profile(Envelope(0, 300, 0, 200, -80, 0), acceleration_mm_s2=INSTANT)
+        profile = profile_for("grbl", Envelope(0, 300, 0, 200, -80, 0), acceleration_mm_s2=INSTANT)
         result = estimate(profile, "G1 X20 Y200 F600\nG3 X20 Y150 I0 J-25\n")
         assert result.bounds.x_min == pytest.approx(-5.0)
         assert result.bounds.y_min == pytest.approx(150.0)

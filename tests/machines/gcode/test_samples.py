@@ -6,13 +6,8 @@ import re
 
 import pytest
 
-from machines.gcode import (
-    Envelope,
-    check_program,
-    estimate_program,
-    filament_grams,
-    marlin_profile,
-)
+from machines.gcode import Envelope, check_program, estimate_program, filament_grams
+from machines.protocol.registry import profile_for
 from tests.machines.gcode.conftest import PRINTER_ENVELOPE, sample_text
 
 # What PrusaSlicer wrote near the end of each file. Its estimate uses the printer's
@@ -38,7 +33,7 @@ SAMPLE_NAMES = sorted(PRUSASLICER)
 
 @pytest.fixture
 def printer():
-    return marlin_profile(PRINTER_ENVELOPE, acceleration_mm_s2=1500)
+    return profile_for("marlin", PRINTER_ENVELOPE, acceleration_mm_s2=1500)
 
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
@@ -51,7 +46,7 @@ def test_sample_parses_and_validates(name, printer):
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_sample_fails_on_a_tiny_envelope(name):
-    tiny = marlin_profile(Envelope(0, 100, 0, 50, 0, 2))
+    tiny = profile_for("marlin", Envelope(0, 100, 0, 50, 0, 2))
     _, report = check_program(sample_text(name), tiny)
     assert not report.ok
     assert all("outside the work envelope" in issue.reason for issue in report.errors)

@@ -11,7 +11,6 @@ from machines.protocol import (
     Alarm,
     EngineState,
     FirmwareError,
-    GrblEngine,
     Halted,
     Message,
     ParserState,
@@ -23,7 +22,7 @@ from machines.protocol import (
     StreamComplete,
     Unparsed,
 )
-from machines.protocol.grbl import is_sync_command, parse_status_report
+from machines.protocol.grbl import GrblEngine, is_sync_command, parse_status_report
 
 BANNER = b"Grbl 1.1h ['$' for help]\r\n"
 

@@ -14,7 +14,6 @@ from machines.protocol import (
     FirmwareError,
     Halted,
     HostAction,
-    MarlinEngine,
     Message,
     ProtocolStateError,
     ProtocolViolation,
@@ -24,6 +23,7 @@ from machines.protocol import (
     Temperatures,
 )
 from machines.protocol.marlin import (
+    MarlinEngine,
     checksum,
     command_timeout,
     frame_line,

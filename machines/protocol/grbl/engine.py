@@ -39,7 +39,7 @@ from machines.protocol.events import (
     StatusReport,
     Unparsed,
 )
-from machines.protocol.grbl_codes import alarm_message, error_message
+from machines.protocol.grbl.codes import alarm_message, error_message
 
 RT_STATUS = b"?"
 RT_FEED_HOLD = b"!"
