@@ -1,9 +1,17 @@
-"""Explicit state transitions: one table per model, one function that applies them.
+"""Explicit state transitions and actions: tables per model, functions that apply and check them.
 
-A table maps each state to the states it may move to. :func:`transition` refuses anything else with an
-:class:`IllegalTransition` that names the entity, both states and what would have been allowed, and stamps the
-change reason that django-simple-history stores with the audited row (who and when come from the actor).
+A transition table maps each state to the states it may move to; an action table says, for each thing a
+person may do (resume, clear an error...), the states it may be done from. Both are checked: the first
+keeps the data consistent, the second keeps an action from borrowing another's transition (resuming a
+queued job would otherwise pass as QUEUED -> RUNNING, the transition of a start, without its interlocks).
+
+:func:`transition` refuses a move its table does not allow with an :class:`IllegalTransition` that
+names the entity, both states and what would have been allowed, and stamps the change reason that
+django-simple-history stores with the audited row (who and when come from the actor).
 """
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.db import models
 from django.utils import timezone
@@ -19,6 +27,42 @@ CHANGE_REASON_MAX = 100
 def change_reason(text: str) -> str:
     """``text`` cut to the history column's width, marked with an ellipsis when cut."""
     return text if len(text) <= CHANGE_REASON_MAX else text[: CHANGE_REASON_MAX - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a person may do to an entity, and the states it may be done from."""
+
+    #: How refusals name the action done ("resumed", "cleared").
+    done: str
+    allowed_from: frozenset[str]
+
+
+ActionTable = dict[str, Action]
+
+
+def _spoken(state: str, say: Mapping[str, str]) -> str:
+    return say.get(state, state.replace("_", " "))
+
+
+def check_action(
+    table: ActionTable, action: str, *, label: str, current: str, say: Mapping[str, str] | None = None
+) -> None:
+    """Raise :class:`IllegalTransition` unless ``action`` may be done to ``label`` in state ``current``.
+
+    ``say`` words states that do not read well after "it is" ({"error": "in error"}). The message says
+    what the entity is and what the action needs, e.g. "Job J-00007 cannot be resumed while it is
+    queued: it must be paused."
+    """
+    rule = table[action]
+    if current in rule.allowed_from:
+        return
+    say = say or {}
+    wanted = " or ".join(_spoken(state, say) for state in sorted(rule.allowed_from))
+    raise IllegalTransition(
+        f"{label} cannot be {rule.done} while it is {_spoken(current, say)}: it must be {wanted}.",
+        code="illegal_transition",
+    )
 
 
 def check_transition(table: TransitionTable, label: str, current: str, target: str) -> None:

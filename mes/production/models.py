@@ -7,7 +7,7 @@ from simple_history.models import HistoricalRecords
 from machines.protocol.registry import firmware_choices
 from mes.catalog.models import MachineType
 from mes.core.queues import machine_queue
-from mes.core.transitions import TransitionTable
+from mes.core.transitions import Action, ActionTable, TransitionTable
 
 
 class MachineState(models.TextChoices):
@@ -28,6 +28,19 @@ MACHINE_TRANSITIONS: TransitionTable = {
     MachineState.PAUSED: frozenset({MachineState.RUNNING, MachineState.IDLE, MachineState.ERROR}),
     MachineState.ERROR: frozenset({MachineState.IDLE, MachineState.MAINTENANCE}),
     MachineState.MAINTENANCE: frozenset({MachineState.IDLE, MachineState.OFFLINE}),
+}
+
+
+# What people may do to a machine, from which states (the E-STOP is not here: it is always allowed).
+MACHINE_ACTIONS: ActionTable = {
+    "start_job_on": Action("given a job", frozenset({MachineState.IDLE})),
+    "pause_job_on": Action("paused", frozenset({MachineState.RUNNING})),
+    "resume_job_on": Action("resumed", frozenset({MachineState.PAUSED})),
+    "clear_error": Action("cleared", frozenset({MachineState.ERROR})),
+    "load_lot": Action(
+        "loaded",
+        frozenset({MachineState.IDLE, MachineState.OFFLINE, MachineState.ERROR, MachineState.MAINTENANCE}),
+    ),
 }
 
 
@@ -180,6 +193,19 @@ JOB_TRANSITIONS: TransitionTable = {
     JobState.FINISHED: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),
+}
+
+# What people may do to a job, from which states; each service checks its action under the job's row lock.
+JOB_ACTIONS: ActionTable = {
+    "start": Action("started", frozenset({JobState.QUEUED})),
+    "pause": Action("paused", frozenset({JobState.RUNNING})),
+    "resume": Action("resumed", frozenset({JobState.PAUSED})),
+    "cancel": Action(
+        "cancelled", frozenset({JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.INTERRUPTED})
+    ),
+    # From RUNNING only on a machine without a port (run by hand): a runner reports the end of its run.
+    "finish": Action("finished", frozenset({JobState.COMPLETED, JobState.RUNNING})),
+    "fail": Action("failed", frozenset({JobState.RUNNING, JobState.PAUSED})),
 }
 
 ACTIVE_JOB_STATES = (JobState.RUNNING, JobState.PAUSED)

@@ -14,16 +14,19 @@ from machines import actions as machine_actions
 from machines import gcode
 from mes.catalog.models import Program
 from mes.core.errors import (
+    IllegalTransition,
     InsufficientFeedstock,
     ProgramNotReleased,
     RuleViolation,
 )
 from mes.core.roles import authorize
-from mes.core.transitions import audited_save, transition
+from mes.core.transitions import audited_save, check_action, transition
 from mes.production import actions, selectors
 from mes.production.models import (
     ACTIVE_JOB_STATES,
+    JOB_ACTIONS,
     JOB_TRANSITIONS,
+    MACHINE_ACTIONS,
     MACHINE_TRANSITIONS,
     FeedstockLot,
     Job,
@@ -33,6 +36,19 @@ from mes.production.models import (
     WorkOrder,
     WorkOrderStatus,
 )
+
+# How machine states read after "it is" in a refusal.
+MACHINE_STATE_WORDS = {MachineState.ERROR: "in error", MachineState.MAINTENANCE: "in maintenance"}
+
+
+def _check_job_action(job: Job, action: str) -> None:
+    """Refuse ``action`` unless the (locked) job is in a state it may be done from."""
+    check_action(JOB_ACTIONS, action, label=str(job), current=job.state)
+
+
+def _check_machine_action(machine: Machine, action: str) -> None:
+    """Refuse ``action`` unless the (locked) machine is in a state it may be done from."""
+    check_action(MACHINE_ACTIONS, action, label=str(machine), current=machine.state, say=MACHINE_STATE_WORDS)
 
 
 # --- work orders and dispatch -------------------------------------------------------------------------
@@ -91,6 +107,7 @@ def machine_lot_load(actor, *, machine: Machine, lot: FeedstockLot) -> Machine:
             "ended.",
             field="lot",
         )
+    _check_machine_action(machine, "load_lot")
     if machine.loaded_lot_id == lot.pk:
         raise RuleViolation(f"{lot} is already loaded on {machine}.", field="lot")
     if lot.quantity_on_hand <= 0:
@@ -146,8 +163,7 @@ def job_start(actor, *, job: Job, lot: FeedstockLot | None = None) -> Job:
     authorize(actor, "job_start")
     job = actions.do_job_lock(job)
     machine = Machine.objects.select_for_update().get(pk=job.machine_id)
-    if job.state != JobState.QUEUED:
-        transition(job, JobState.RUNNING, table=JOB_TRANSITIONS, field="state")  # raises
+    _check_job_action(job, "start")
     if machine.state != MachineState.IDLE:
         raise RuleViolation(
             f"{machine} is {machine.get_state_display().lower()}; it must be idle to start a job.",
@@ -189,11 +205,14 @@ def job_start(actor, *, job: Job, lot: FeedstockLot | None = None) -> Job:
 
 
 def _steer(actor, job: Job, *, command: str, job_state: str, machine_state: str) -> Job:
-    """Move an active job and its machine to a new state and tell the runner on the control channel
-    (callers authorize)."""
+    """Pause or resume (``command``) an active job: both the job and its machine must be in a state the
+    action may be done from; move them and tell the runner on the control channel (callers authorize)."""
     job = actions.do_job_lock(job)
+    machine = Machine.objects.select_for_update().get(pk=job.machine_id)
+    _check_job_action(job, command)
+    _check_machine_action(machine, f"{command}_job_on")
     transition(job, job_state, actor=actor, table=JOB_TRANSITIONS, field="state")
-    actions.do_machine_state_set(job.machine, machine_state, actor=actor, reason=str(job))
+    actions.do_machine_state_set(machine, machine_state, actor=actor, reason=str(job))
     machine_actions.do_machine_command_send(job.machine, command, actor=actor, job=job)
     return job
 
@@ -218,6 +237,7 @@ def job_cancel(actor, *, job: Job, reason: str = "cancelled by the machinist") -
     """Cancel a queued or active job. An active job's machine goes idle; a part may need clearing."""
     authorize(actor, "job_cancel")
     job = actions.do_job_lock(job)
+    _check_job_action(job, "cancel")
     was_active = job.state in (JobState.RUNNING, JobState.PAUSED)
     actions.do_job_end(job, JobState.CANCELLED, actor=actor, reason=reason)
     if was_active:
@@ -234,7 +254,15 @@ def job_finish(actor, *, job: Job) -> list:
     machinist ends by hand (a machine without a runner) both become FINISHED.
     """
     authorize(actor, "job_finish")
-    return actions.do_job_finish(actions.do_job_lock(job), actor=actor)
+    job = actions.do_job_lock(job)
+    _check_job_action(job, "finish")
+    if job.state == JobState.RUNNING and job.machine.port_url:
+        raise IllegalTransition(
+            f"{job} is still running on {job.machine}: its controller reports the end of the run, and "
+            "only then is the part booked. To stop it, pause, cancel or use the E-STOP.",
+            code="illegal_transition",
+        )
+    return actions.do_job_finish(job, actor=actor)
 
 
 @transaction.atomic
@@ -243,7 +271,9 @@ def job_fail(actor, *, job: Job, reason: str) -> Job:
     authorize(actor, "job_fail")
     if not reason.strip():
         raise RuleViolation("Say why the job failed.", field="reason")
-    return actions.do_job_fail(actions.do_job_lock(job), actor=actor, reason=reason)
+    job = actions.do_job_lock(job)
+    _check_job_action(job, "fail")
+    return actions.do_job_fail(job, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -253,6 +283,7 @@ def machine_clear_error(actor, *, machine: Machine, note: str) -> Machine:
     if not note.strip():
         raise RuleViolation("Say what you checked or fixed.", field="note")
     machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    _check_machine_action(machine, "clear_error")
     for job in machine.jobs.select_for_update().filter(state=JobState.INTERRUPTED):
         transition(
             job,

@@ -45,7 +45,7 @@ def test_finishing_a_queued_job_is_an_illegal_transition(shop):
     assert_refused(
         lambda: production.job_finish(shop.machinist, job=job),
         IllegalTransition,
-        says="cannot go from queued to finished",
+        says="cannot be finished while it is queued: it must be completed or running",
     )
 
 

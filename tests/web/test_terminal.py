@@ -338,10 +338,14 @@ def test_pausing_a_job_that_is_not_running_is_refused_on_its_tile(shop):
     assert response.status_code == 422
     mill = tile_html(response.content.decode(), "Mill-1")
     assert re.search(
-        r'class="tile-msg"[^>]*><p class="field-error" role="alert">Job J-\d+ cannot go from queued', mill
+        r'class="tile-msg"[^>]*><p class="field-error" role="alert">Job J-\d+ cannot be paused while it is',
+        mill,
     )
     htmx = post(client, reverse("terminal:job-pause", args=[job.pk]), HTTP_HX_REQUEST="true")
-    assert htmx.status_code == 422 and "cannot go from queued to paused" in htmx.content.decode()
+    assert (
+        htmx.status_code == 422
+        and "cannot be paused while it is queued: it must be running" in htmx.content.decode()
+    )
     assert database_snapshot() == before
 
 
@@ -353,7 +357,7 @@ def test_resuming_a_running_job_is_refused_on_the_machine_page(shop):
     )
     assert response.status_code == 422
     page = response.content.decode()
-    assert "<h1>Mill-1</h1>" in page and "cannot go from running to running" in page
+    assert "<h1>Mill-1</h1>" in page and "cannot be resumed while it is running: it must be paused" in page
     assert database_snapshot() == before
 
 
@@ -375,7 +379,7 @@ def test_confirm_removal_of_a_queued_job_is_refused(shop):
     before = database_snapshot()
     response = post(client_for(shop.machinist), reverse("terminal:job-finish", args=[job.pk]))
     assert response.status_code == 422
-    assert "cannot go from queued to finished" in tile_html(response.content.decode(), "Mill-1")
+    assert "cannot be finished while it is queued" in tile_html(response.content.decode(), "Mill-1")
     assert database_snapshot() == before
 
 
@@ -412,7 +416,7 @@ def test_cancelling_a_finished_job_is_refused_next_to_the_confirm_button(shop):
     response = client_for(shop.machinist).post(reverse("terminal:job-cancel", args=[job.pk]))
     assert response.status_code == 422
     page = response.content.decode()
-    assert page.index('data-testid="confirm"') < page.index("cannot go from finished to cancelled")
+    assert page.index('data-testid="confirm"') < page.index("cannot be cancelled while it is finished")
     assert database_snapshot() == before
 
 
@@ -451,7 +455,7 @@ def test_clearing_a_machine_not_in_error_is_refused(shop):
         reverse("terminal:machine-clear-error", args=[shop.mill.pk]), {"note": "looked fine"}
     )
     assert response.status_code == 422
-    assert "cannot go from idle to idle" in response.content.decode()
+    assert "Mill-1 cannot be cleared while it is idle: it must be in error" in response.content.decode()
     assert database_snapshot() == before
 
 
