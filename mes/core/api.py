@@ -1,9 +1,11 @@
 """REST plumbing shared by every API view: errors as JSON, role-based access."""
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from mes.core.errors import DomainError
 from mes.core.roles import Role, user_roles
@@ -31,6 +33,12 @@ def exception_handler(exc, context):
     """Answer every error as ``{"error": {"code", "message", "field"}}`` with a fitting status."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.field), status=exc.status)
+    if isinstance(exc, IntegrityError):
+        # A rule the database enforces (one active job per machine...) caught a race the services' locks
+        # did not: the request changed nothing, and trying again sees the winner's state.
+        set_rollback()
+        message = "Another change to the same records got there first; nothing was changed. Reload and retry."
+        return Response(error_body("conflict", message, None), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ObjectDoesNotExist):
         return Response(error_body("not_found", "No such record.", None), status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)
