@@ -87,8 +87,6 @@ class Dialect:
     forbidden_reason: ForbiddenRule
     #: Commands that run but deserve a warning, with the reason.
     warned: Mapping[str, str]
-    #: Programs are written in machine coordinates (a printer's bed), not from a work zero set per job.
-    programs_in_machine_coordinates: bool
     #: Default profile settings: feed and rapid limits (mm/min) and acceleration (mm/s²).
     default_max_feed_mm_min: float
     default_rapid_mm_min: float

@@ -47,17 +47,21 @@ def do_work_order_create(part_request, quantity: int, *, actor) -> WorkOrder:
     return work_order
 
 
-def _machine_program_candidates(revision):
-    """(load, not released, machine name, -program id, machine, program) for every capable pairing.
+def _machine_program_candidates(revision, refusals: list[str]):
+    """(load, not released, machine name, -program id, machine, program) for every capable pairing;
+    why each machine of the right kind cannot run a program goes to ``refusals``.
 
     Sorting these picks the least-loaded machine, a released program, then by name, then the newest
     program (the program id also keeps two programs for one machine from comparing Machine objects)."""
     programs = Program.objects.filter(revision=revision).order_by("-released", "-created_at")
     for program in programs:
         for machine in selectors.machines_in_service(program.machine_type, program.firmware):
-            if selectors.program_fits_machine(program, machine):
-                load = machine.load_seconds or 0
-                yield (load, not program.released, machine.name, -program.pk, machine, program)
+            errors = selectors.program_errors_on_machine(program, machine)
+            if errors:
+                refusals.append(f"{machine} cannot run {program.name!r}: {errors[0]}")
+                continue
+            load = machine.load_seconds or 0
+            yield (load, not program.released, machine.name, -program.pk, machine, program)
 
 
 def do_work_order_queue_shortfall(work_order: WorkOrder, *, actor) -> list[Job]:
@@ -65,11 +69,13 @@ def do_work_order_queue_shortfall(work_order: WorkOrder, *, actor) -> list[Job]:
     shortfall = work_order.quantity - selectors.work_order_parts_covered(work_order)
     jobs = []
     while shortfall > 0:
-        candidates = sorted(_machine_program_candidates(work_order.revision), key=lambda c: c[:4])
+        refusals: list[str] = []
+        candidates = sorted(_machine_program_candidates(work_order.revision, refusals), key=lambda c: c[:4])
         if not candidates:
+            why = f" ({'; '.join(refusals)})" if refusals else ""
             raise NoCapableMachine(
-                f"No machine in service can make {work_order.revision}: add a program for an "
-                "available machine type or bring a machine back into service.",
+                f"No machine in service can make {work_order.revision}{why}: add a program for an "
+                "available machine type, bring a machine back into service or change its work offsets.",
                 field="revision",
             )
         *_, machine, program = candidates[0]

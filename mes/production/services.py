@@ -11,7 +11,6 @@ from decimal import Decimal
 from django.db import transaction
 
 from machines import actions as machine_actions
-from machines import gcode
 from mes.catalog.models import Program
 from mes.core.errors import (
     IllegalTransition,
@@ -146,10 +145,9 @@ def _check_feedstock(lot: FeedstockLot | None, program: Program, runs: int = 1) 
 
 # --- jobs ---------------------------------------------------------------------------------------------
 def _check_program_on_machine(program: Program, machine: Machine) -> None:
-    report = gcode.check_program(program.gcode, selectors.machine_profile(machine))[1]
-    if not report.ok:
-        first = "; ".join(str(issue) for issue in report.errors[:3])
-        raise RuleViolation(f"{program} cannot run on {machine}: {first}", field="program")
+    errors = selectors.program_errors_on_machine(program, machine)
+    if errors:
+        raise RuleViolation(f"{program} cannot run on {machine}: {'; '.join(errors)}", field="program")
 
 
 @transaction.atomic

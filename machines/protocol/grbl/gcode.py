@@ -95,7 +95,6 @@ DIALECT = Dialect(
     max_line_length=80,  # GRBL 1.1's LINE_BUFFER_SIZE
     forbidden_reason=forbidden_reason,
     warned={},
-    programs_in_machine_coordinates=False,  # a mill's program starts from the work zero set on the stock
     default_max_feed_mm_min=2000.0,
     default_rapid_mm_min=3000.0,
     default_acceleration_mm_s2=200.0,

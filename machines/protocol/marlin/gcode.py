@@ -107,7 +107,6 @@ DIALECT = Dialect(
     max_line_length=96,  # Marlin's MAX_CMD_SIZE
     forbidden_reason=forbidden_reason,
     warned=WARNED,
-    programs_in_machine_coordinates=True,  # a slicer places the part on the bed
     default_max_feed_mm_min=12000.0,
     default_rapid_mm_min=12000.0,
     default_acceleration_mm_s2=1500.0,
