@@ -33,13 +33,22 @@ class CommandPoller:
         self.since = since
         self._seen: set[int] = set()
         self._to_mark: list[int] = []
+        self._estops: list[int] = []
 
     def poll(self) -> list[str]:
         pending = machine_commands_pending(self.machine_id, since=self.since)
         fresh = [c for c in pending if c.pk not in self._seen]
         self._seen.update(c.pk for c in fresh)
         self._to_mark.extend(c.pk for c in fresh)
+        self._estops.extend(c.pk for c in fresh if c.command == "estop")
         return [c.command for c in fresh]
+
+    def mark_estop_delivered(self, _sent_at: float | None = None) -> None:
+        """Record that the E-STOP commands polled so far are on the wire (called right after the write,
+        so the person who pressed the button hears it reached the machine)."""
+        ids, self._estops = self._estops, []
+        if ids:
+            MachineCommand.objects.filter(pk__in=ids).update(delivered_at=timezone.now())
 
     def mark_handled(self) -> None:
         ids, self._to_mark = self._to_mark, []

@@ -29,6 +29,8 @@ class MachineCommand(models.Model):
     )
     issued_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+    # When the runner wrote an E-STOP's bytes to the machine's wire: the only proof a stop was delivered.
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["issued_at", "pk"]

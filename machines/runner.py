@@ -42,6 +42,10 @@ class _MesHooks:
         close_old_connections()
         return self.commands.poll()
 
+    def on_estop_sent(self, sent_at: float) -> None:
+        close_old_connections()
+        self.commands.mark_estop_delivered(sent_at)
+
     def on_progress(self, acknowledged: int, total: int) -> None:
         production.do_job_record_progress(self.job_id, acknowledged=acknowledged, total=total)
 
@@ -88,6 +92,7 @@ def _drive(job) -> str:
         hooks=streaming.StreamHooks(
             poll_commands=hooks.poll_commands,
             on_commands_applied=hooks.commands.mark_handled,
+            on_estop_sent=hooks.on_estop_sent,
             on_progress=hooks.on_progress,
             on_telemetry=hooks.on_telemetry,
         ),

@@ -141,7 +141,12 @@ class StreamSession:
             self._estop_at = self.clock()
             self._written += len(self._estop_bytes())
         if self.hooks.on_estop_sent:
-            self.hooks.on_estop_sent(self._estop_at)
+            try:
+                self.hooks.on_estop_sent(self._estop_at)
+            except (
+                Exception
+            ):  # the stop is on the wire; failing to record it must not stop the control thread
+                log.exception("recording the E-STOP's delivery failed")
 
     # -- control thread ---------------------------------------------------------------------------
     def _control_loop(self) -> None:

@@ -213,6 +213,12 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A run whose runner has not reported for this long is marked INTERRUPTED by the watchdog.
 MES_RUN_STALE_AFTER_S = float(os.environ.get("MES_RUN_STALE_AFTER_S", "60"))
+# A runner that reported within this many seconds is taken to be connected to its machine's controller
+# (it reports at least once a second while it streams).
+MES_RUNNER_ALIVE_S = float(os.environ.get("MES_RUNNER_ALIVE_S", "3"))
+# How long an E-STOP request waits for the runner to confirm its bytes are on the wire before saying the
+# stop was not confirmed.
+MES_ESTOP_CONFIRM_S = float(os.environ.get("MES_ESTOP_CONFIRM_S", "1"))
 CELERY_BEAT_SCHEDULE = {
     "machines-watchdog": {"task": "machines.watchdog", "schedule": 30.0, "options": {"queue": "default"}},
     # Inspection requests whose vision worker died end in error (VISION_REQUEST_STALE_AFTER_S, default 300).

@@ -147,6 +147,18 @@ class StockItemSerializer(serializers.ModelSerializer):
         ]
 
 
+class StopReportSerializer(serializers.Serializer):
+    """One machine's E-STOP: ``delivered`` is true only when its runner wrote the stop to the wire."""
+
+    machine = serializers.IntegerField(source="machine.pk")
+    machine_name = serializers.CharField(source="machine.name")
+    machine_state = serializers.CharField(source="machine.state")
+    status = serializers.ChoiceField(choices=["delivered", "unconfirmed", "unreachable"])
+    delivered = serializers.BooleanField()
+    message = serializers.CharField()
+    latency_ms = serializers.FloatField(allow_null=True)
+
+
 class MachineSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(source="queue_name", read_only=True)
 

@@ -113,12 +113,27 @@ class MachineViewSet(ReadOnly):
     serializer_class = s.MachineSerializer
     filterset_fields = ["machine_type", "firmware", "state"]
 
-    @extend_schema(request=None, responses=s.MachineSerializer)
+    @extend_schema(request=None, responses={200: s.StopReportSerializer, 503: s.StopReportSerializer})
     @action(detail=True, methods=["post"])
     def estop(self, request, pk=None):
-        """Emergency stop: reaches the machine's wire within milliseconds, then locks it in error."""
-        machine = production.machine_emergency_stop(request.user, machine=self.get_object())
-        return Response(s.MachineSerializer(machine).data)
+        """Emergency stop: reaches the machine's wire within milliseconds, then locks it in error.
+
+        200 when the runner confirmed the stop is on the wire; 503 when it could not be delivered (no
+        controller connected) or was not confirmed in time: then use the machine's own emergency stop.
+        """
+        report = production.machine_emergency_stop(request.user, machine=self.get_object())
+        return Response(s.StopReportSerializer(report).data, status=200 if report.delivered else 503)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.StopReportSerializer(many=True), 503: s.StopReportSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], url_path="estop")
+    def estop_all(self, request):
+        """Emergency stop of every machine that could move; 200 only if every stop was delivered."""
+        reports = production.machines_emergency_stop_all(request.user)
+        delivered = all(report.delivered for report in reports)
+        return Response(s.StopReportSerializer(reports, many=True).data, status=200 if delivered else 503)
 
     @extend_schema(request=s.NoteSerializer, responses=s.MachineSerializer)
     @action(detail=True, methods=["post"], url_path="clear-error")

@@ -4,7 +4,7 @@ import hashlib
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
@@ -97,6 +97,16 @@ def program_errors_on_machine(program, machine: Machine) -> tuple[str, ...]:
         while len(_runnability) > _RUNNABILITY_CACHE_SIZE:
             _runnability.popitem(last=False)
     return errors
+
+
+def machines_with_live_runner(machine_ids: list[int], *, alive_s: float) -> set[int]:
+    """Those of ``machine_ids`` whose active run has a runner that reported within ``alive_s`` seconds:
+    the only machines a software stop can reach (a runner holds the controller's port only during a run)."""
+    cutoff = timezone.now() - timedelta(seconds=alive_s)
+    live = Job.objects.filter(
+        machine_id__in=machine_ids, state__in=ACTIVE_JOB_STATES, runner_heartbeat_at__gte=cutoff
+    ).exclude(runner="")
+    return set(live.values_list("machine_id", flat=True))
 
 
 def work_order_parts_covered(work_order: WorkOrder) -> int:

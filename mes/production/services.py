@@ -6,11 +6,15 @@ envelope, enough feedstock of the right material). Finishing a job books its par
 awaiting inspection and deducts the feedstock it used.
 """
 
+import time
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 
 from machines import actions as machine_actions
+from machines import selectors as machine_selectors
 from mes.catalog.models import Program
 from mes.core.errors import (
     IllegalTransition,
@@ -35,6 +39,9 @@ from mes.production.models import (
     WorkOrder,
     WorkOrderStatus,
 )
+
+# How often an E-STOP request looks for its runner's confirmation (a read of one indexed row).
+ESTOP_CONFIRM_POLL_S = 0.005
 
 # How machine states read after "it is" in a refusal.
 MACHINE_STATE_WORDS = {MachineState.ERROR: "in error", MachineState.MAINTENANCE: "in maintenance"}
@@ -304,25 +311,97 @@ def machine_clear_error(actor, *, machine: Machine, note: str) -> Machine:
     return machine
 
 
-def machine_emergency_stop(actor, *, machine: Machine, reason: str = "") -> Machine:
-    """E-STOP: the command goes on the machine's channel first (committed at once, so the runner sends
-    the firmware's emergency stop within milliseconds); then the active job fails and the machine is
-    locked in error until a machinist clears it."""
-    authorize(actor, "machine_emergency_stop")
-    active = Job.objects.filter(machine=machine, state__in=ACTIVE_JOB_STATES).first()
-    machine_actions.do_machine_command_send(machine, "estop", actor=actor, job=active)
-    why = reason or f"emergency stop pressed by {actor}"
-    return actions.do_machine_lock_stopped(machine, actor=actor, why=why)
+@dataclass(frozen=True)
+class StopReport:
+    """What became of one machine's E-STOP: whether its bytes reached the controller's wire, in words."""
+
+    machine: Machine
+    #: "delivered" (the runner wrote it to the wire), "unconfirmed" (a runner was connected but did not
+    #: confirm in time) or "unreachable" (no runner holds the machine's port: nothing could send it).
+    status: str
+    message: str
+    latency_ms: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "delivered"
 
 
-def machines_emergency_stop_all(actor, *, reason: str = "") -> list[Machine]:
-    """E-STOP every machine that could move: every stop command goes out first (so the last machine does
-    not wait for the others' bookkeeping), then each machine is locked in error as by
-    :func:`machine_emergency_stop`. Returns the machines stopped."""
-    authorize(actor, "machine_emergency_stop")
-    machines = list(Machine.objects.filter(state__in=actions.STOPPABLE_MACHINE_STATES))
+OWN_STOP = "use the machine's own emergency stop"
+
+
+def _stop_report(machine: Machine, command, *, connected: bool, delivered_at) -> StopReport:
+    if delivered_at is not None:
+        latency = (delivered_at - command.issued_at).total_seconds() * 1000
+        return StopReport(
+            machine,
+            "delivered",
+            f"{machine} stopped: the emergency stop reached its controller ({latency:.0f} ms).",
+            latency,
+        )
+    if not connected:
+        return StopReport(
+            machine,
+            "unreachable",
+            f"{machine} unreachable: no controller is connected, so the software stop could not be "
+            f"delivered; {OWN_STOP}. The machine is locked in error.",
+        )
+    return StopReport(
+        machine,
+        "unconfirmed",
+        f"{machine}: the emergency stop was not confirmed by its runner within "
+        f"{settings.MES_ESTOP_CONFIRM_S:g} s; treat it as still moving and {OWN_STOP}.",
+    )
+
+
+def _await_delivery(command_ids: list[int], *, timeout_s: float) -> dict[int, object]:
+    """Wait until every command is delivered or ``timeout_s`` passes; ``{id: delivered_at}`` of those that
+    were. Reads only, so it never holds a lock the runner needs."""
+    deadline = time.monotonic() + timeout_s
+    delivered = machine_selectors.commands_delivered(command_ids)
+    while len(delivered) < len(command_ids) and time.monotonic() < deadline:
+        time.sleep(ESTOP_CONFIRM_POLL_S)
+        delivered = machine_selectors.commands_delivered(command_ids)
+    return delivered
+
+
+def _emergency_stop(actor, machines: list[Machine], *, why: str) -> list[StopReport]:
+    """Send every stop first (each committed at once, so each runner sees its own within milliseconds),
+    lock every machine in error, then wait for the runners to confirm the bytes are on the wire."""
+    commands = []
     for machine in machines:
         active = Job.objects.filter(machine=machine, state__in=ACTIVE_JOB_STATES).first()
-        machine_actions.do_machine_command_send(machine, "estop", actor=actor, job=active)
+        commands.append(machine_actions.do_machine_command_send(machine, "estop", actor=actor, job=active))
+    ids = [machine.pk for machine in machines]
+    connected = selectors.machines_with_live_runner(ids, alive_s=settings.MES_RUNNER_ALIVE_S)
+    locked = [actions.do_machine_lock_stopped(machine, actor=actor, why=why) for machine in machines]
+    sent = list(zip(locked, commands, strict=True))
+    waiting = [command.pk for machine, command in sent if machine.pk in connected]
+    delivered = _await_delivery(waiting, timeout_s=settings.MES_ESTOP_CONFIRM_S) if waiting else {}
+    return [
+        _stop_report(
+            machine, command, connected=machine.pk in connected, delivered_at=delivered.get(command.pk)
+        )
+        for machine, command in sent
+    ]
+
+
+def machine_emergency_stop(actor, *, machine: Machine, reason: str = "") -> StopReport:
+    """E-STOP one machine, whatever its state: the command goes on the machine's channel first (committed
+    at once, so the runner sends the firmware's emergency stop within milliseconds); then the active job
+    fails and the machine is locked in error until a machinist clears it. The report says whether the
+    stop reached the controller's wire, was not confirmed, or could not be delivered (no runner connected):
+    a software stop is never the only stop."""
+    authorize(actor, "machine_emergency_stop")
+    machine = Machine.objects.get(pk=machine.pk)
+    why = reason or f"emergency stop pressed by {actor}"
+    return _emergency_stop(actor, [machine], why=why)[0]
+
+
+def machines_emergency_stop_all(actor, *, reason: str = "") -> list[StopReport]:
+    """E-STOP every machine that could move (idle, running or paused), as :func:`machine_emergency_stop`
+    does for one; every stop goes out before any machine's bookkeeping. One report per machine."""
+    authorize(actor, "machine_emergency_stop")
+    machines = list(Machine.objects.filter(state__in=actions.STOPPABLE_MACHINE_STATES))
     why = reason or f"emergency stop (all machines) pressed by {actor}"
-    return [actions.do_machine_lock_stopped(machine, actor=actor, why=why) for machine in machines]
+    return _emergency_stop(actor, machines, why=why) if machines else []

@@ -17,10 +17,18 @@ def _back(request):
     return redirect(target)
 
 
-def _estop_reply(request, *, done: bool, message: str):
+def _estop_reply(request, *, reports: list, refusal: str = ""):
+    """Per machine, whether its stop reached the controller; 200 only if every stop did (and something was
+    asked), 503 if any could not be confirmed, 403 if the person may not press it."""
+    if refusal:
+        status = 403
+    elif any(not report.delivered for report in reports):
+        status = 503
+    else:
+        status = 200
     if request.htmx:
-        context = {"done": done, "message": message}
-        return render(request, "production/_estop_result.html", context, status=200 if done else 403)
+        context = {"reports": reports, "refusal": refusal, "nothing": not reports and not refusal}
+        return render(request, "production/_estop_result.html", context, status=status)
     return _back(request)
 
 
@@ -28,10 +36,9 @@ def _estop_reply(request, *, done: bool, message: str):
 @login_required
 def estop_all(request):
     """The red button on every screen: stop every machine that could move, at once, no questions asked."""
-    stopped: list[Machine] = []
-    done, refusal = attempt(lambda: stopped.extend(services.machines_emergency_stop_all(request.user)))
-    names = ", ".join(m.name for m in stopped) or "no machine was running"
-    return _estop_reply(request, done=done, message=f"E-STOP sent: {names}." if done else refusal)
+    reports: list = []
+    _, refusal = attempt(lambda: reports.extend(services.machines_emergency_stop_all(request.user)))
+    return _estop_reply(request, reports=reports, refusal=refusal)
 
 
 @require_POST
@@ -39,5 +46,10 @@ def estop_all(request):
 def estop_machine(request, pk: int):
     """E-STOP one machine (the button on its tile)."""
     machine = get_object_or_404(Machine, pk=pk)
-    done, refusal = attempt(lambda: services.machine_emergency_stop(request.user, machine=machine))
-    return _estop_reply(request, done=done, message=f"E-STOP sent to {machine}." if done else refusal)
+    reports: list = []
+
+    def stop():
+        reports.append(services.machine_emergency_stop(request.user, machine=machine))
+
+    _, refusal = attempt(stop)
+    return _estop_reply(request, reports=reports, refusal=refusal)

@@ -76,10 +76,13 @@ def test_estop_from_the_mes_reaches_the_machine_mid_run(queue_prefix):
             production.job_start(shop.machinist, job=job, lot=shop.blanks)
             assert sim.wait_for(lambda core: len(core.executed) >= 5, timeout=30)  # cutting has begun
             pressed_at = time.monotonic()
-            production.machine_emergency_stop(shop.machinist, machine=shop.mill)
+            report = production.machine_emergency_stop(shop.machinist, machine=shop.mill)
             # Only a stop after the press counts: the connect handshake's soft reset is a 0x18 too.
             assert sim.wait_for(lambda core: any(t >= pressed_at for t in core.stats.estop_times), timeout=15)
             executed_at_stop = len(sim.executed)
+    # The runner confirmed the bytes were on the wire before the request answered.
+    assert report.status == "delivered", report.message
+    assert report.message.startswith("Mill-1 stopped: the emergency stop reached its controller")
     job.refresh_from_db()
     assert job.state == "failed" and "emergency stop" in job.outcome
     assert Machine.objects.get(pk=shop.mill.pk).state == "error"
@@ -107,3 +110,37 @@ def test_a_worker_that_dies_mid_run_leaves_an_interrupted_job_and_nothing_restar
         assert Machine.objects.get(pk=shop.mill.pk).state == "error"
         assert sim.stats.connections == 1  # the new worker never reconnected to the machine
         assert len(sim.executed) <= executed_at_death + 20  # only what was already in GRBL's buffer
+
+
+def test_an_estop_after_the_worker_died_says_it_was_not_delivered(queue_prefix, settings):
+    settings.MES_ESTOP_CONFIRM_S = 0.2
+    shop = make_shop()
+    job = queued_mill_job(shop)
+    with SimulatedMachine(
+        "grbl", transport="pty", baud=115200, time_scale=1.0, envelope=(300, 200, 80)
+    ) as sim:
+        Machine.objects.filter(pk=shop.mill.pk).update(port_url=sim.url)
+        with celery_worker([machine_queue(shop.mill.pk)], extra_env={"MES_QUEUE_PREFIX": queue_prefix}) as w:
+            production.job_start(shop.machinist, job=job, lot=shop.blanks)
+            assert sim.wait_for(lambda core: len(core.executed) >= 5, timeout=30)
+            w.send_signal(signal.SIGKILL)
+            w.wait(timeout=10)
+        estops_before = sim.stats.estops
+        report = production.machine_emergency_stop(shop.machinist, machine=shop.mill)
+        api_view = client_for_machinist(shop).post(f"/api/v1/machines/{shop.mill.pk}/estop/")
+
+    # Within MES_RUNNER_ALIVE_S of its last report the dead runner still looks connected: unconfirmed;
+    # after that nobody holds the port: unreachable. Never "delivered", because nothing was sent.
+    assert report.status in ("unconfirmed", "unreachable") and not report.delivered
+    assert "use the machine's own emergency stop" in report.message
+    assert api_view.status_code == 503 and api_view.json()["delivered"] is False
+    assert sim.stats.estops == estops_before
+    assert Machine.objects.get(pk=shop.mill.pk).state == "error"
+
+
+def client_for_machinist(shop):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(shop.machinist)
+    return client

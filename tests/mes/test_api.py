@@ -145,7 +145,11 @@ def test_openapi_schema_is_served(shop):
 
 def test_estop_through_the_api_locks_the_machine_until_a_machinist_clears_it(shop):
     response = client_for(shop.engineer).post(f"/api/v1/machines/{shop.mill.pk}/estop/")
-    assert response.status_code == 200 and response.json()["state"] == "error"
+    # No runner holds the idle mill's port: the stop is recorded and the mill locked, but not delivered.
+    assert response.status_code == 503 and response.json()["machine_state"] == "error"
+    assert response.json()["status"] == "unreachable" and response.json()["delivered"] is False
+    assert "Mill-1 unreachable: no controller is connected" in response.json()["message"]
+    assert "use the machine's own emergency stop" in response.json()["message"]
     from machines.models import MachineCommand
 
     assert MachineCommand.objects.get(machine=shop.mill).command == "estop"

@@ -389,7 +389,7 @@ def test_estop_on_a_tile_stops_that_machine_only(shop):
     mill = tile_html(client.get(reverse("terminal:home")).content.decode(), "Mill-1")
     assert f'action="{reverse("production:estop-machine", args=[shop.mill.pk])}"' in mill
     response = post(client, reverse("production:estop-machine", args=[shop.mill.pk]), HTTP_HX_REQUEST="true")
-    assert response.status_code == 200 and "E-STOP sent to Mill-1" in response.content.decode()
+    assert response.status_code == 503 and "Mill-1 unreachable" in response.content.decode()
     assert refresh(shop.mill).state == "error" and refresh(job).state == "failed"
     assert refresh(shop.printer).state == "idle"
     mill = tile_html(client.get(reverse("terminal:home")).content.decode(), "Mill-1")
