@@ -652,3 +652,8 @@ def test_cached_tiles_carry_each_persons_own_csrf_token_and_show_a_change_at_onc
     Job.objects.filter(pk=job.pk).update(lines_total=200, lines_acknowledged=50, progress=0.25)
     board = mara.get(reverse("terminal:board")).content.decode()
     assert "25%" in board and "50 of 200 lines" in board
+
+
+def test_the_terminal_says_a_software_stop_is_not_the_machines_own(shop):
+    page = client_for(shop.machinist).get(reverse("terminal:home")).content.decode()
+    assert 'data-testid="own-stop-note"' in page and "press the red button on the machine itself" in page
