@@ -1,21 +1,18 @@
 """Streaming and E-STOP benchmark against the firmware simulators at 115200 baud.
 
-Run: ``.venv/bin/python -m benchmarks.streaming [--lines 6000] [--estops 40]``
+Run: ``.venv/bin/python -m benchmarks.streaming [--lines 6000]`` (the E-STOP is timed by ``benchmarks.estop``)
 
 Reports
 - GRBL: program bytes per second as a fraction of the link's capacity (115200 baud, 10 bits a byte, so
   11,520 bytes/s), with zero-time execution, so only the protocol and the host limit it (goal >= 0.95);
 - Marlin: lines per second (one line in flight, as without ADVANCED_OK);
-- host CPU per line (the simulator runs in its own process, so this is the host's alone);
-- E-STOP latency from the web request (an HTTP POST to the API, through Django) to the byte arriving at the
-  simulated machine, with the runner in a real Celery worker process (goal p99 < 50 ms).
+- host CPU per line (the simulator runs in its own process, so this is the host's alone).
 """
 
 import argparse
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,79 +87,9 @@ def stream_once(firmware: str, lines) -> dict:
     }
 
 
-def estop_latencies(trials: int) -> list[float]:
-    """Latency (s) from just before the API request to the E-STOP byte arriving at the machine."""
-    import django
-    from django.test import Client
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from mes.production import services as production
-    from mes.production.models import Machine
-    from mes.repairs import services as repairs
-    from simulators.serve import SimulatedMachine
-    from tests.factories import make_shop
-    from tests.support.worker import celery_worker, wait_until
-
-    shop = make_shop()
-    Machine.objects.filter(pk=shop.printer.pk).update(state="maintenance")
-    client = Client()
-    client.force_login(shop.machinist)
-    # A shop's web process is warm: load the API stack once, as any earlier request would have.
-    assert client.get(f"/api/v1/machines/{shop.mill.pk}/").status_code == 200
-    latencies = []
-    with SimulatedMachine("grbl", transport="pty", baud=BAUD, time_scale=1.0, envelope=(300, 200, 80)) as sim:
-        # Homing first: after an E-STOP mid-motion GRBL stays in alarm (position lost) until homed.
-        Machine.objects.filter(pk=shop.mill.pk).update(port_url=sim.url, requires_homing=True)
-        with celery_worker([shop.mill.queue_name]) as worker:
-            for trial in range(trials):
-                ticket = repairs.ticket_file(
-                    shop.engineer,
-                    sector=shop.sector,
-                    module=shop.module,
-                    severity="critical",
-                    description=f"trial {trial}",
-                )
-                request = repairs.part_request_create(
-                    shop.engineer, ticket=ticket, revision=shop.revision, quantity=1
-                )
-                job = request.work_orders.get().jobs.get()
-                production.job_start(shop.machinist, job=job, lot=shop.blanks)
-                before, ran = sim.stats.estops, len(sim.executed)
-                # Stop mid-cut: wait until the machine is executing this job's moves.
-                if not sim.wait_for(lambda core, r=ran: len(core.executed) >= r + 3, timeout=30):
-                    job.refresh_from_db()
-                    raise RuntimeError(
-                        f"trial {trial}: {job} did not run: {job.state} {job.outcome!r}\n"
-                        + "".join(worker.output[-30:])
-                    )
-                t0 = time.monotonic()
-                response = client.post(f"/api/v1/machines/{shop.mill.pk}/estop/")
-                assert response.status_code == 200, response.content
-                if not sim.wait_for(lambda core, b=before: core.stats.estops > b, timeout=5):
-                    job.refresh_from_db()
-                    raise RuntimeError(
-                        f"trial {trial}: the E-STOP did not reach the machine; {job.state} {job.outcome!r}"
-                        f" executed {len(sim.executed)} (was {ran})\n" + "".join(worker.output[-25:])
-                    )
-                latencies.append(sim.stats.estop_times[-1] - t0)
-                production.machine_clear_error(shop.machinist, machine=shop.mill, note="benchmark")
-                # The runner ends its session and frees the port before the next trial starts.
-                assert wait_until(lambda: not sim.connected, timeout=10)
-    return latencies
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=6000)
-    parser.add_argument("--estops", type=int, default=40)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mes.settings")
     os.environ["MES_VAR_DIR"] = tempfile.mkdtemp(prefix="mes-bench-")
@@ -171,9 +98,6 @@ def main() -> None:
 
     grbl = stream_once("grbl", grbl_lines(args.lines))
     marlin = stream_once("marlin", marlin_lines(args.lines // 3))
-    latencies = estop_latencies(args.estops)
-    ms = [v * 1000 for v in latencies]
-    print("E-STOP latencies (ms, in trial order):", " ".join(f"{v:.0f}" for v in ms))
     print(
         f"# Streaming benchmark, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
@@ -191,11 +115,6 @@ def main() -> None:
     print(
         f"| host CPU per line, GRBL / Marlin | {grbl['cpu_us_per_line']:.0f} us / "
         f"{marlin['cpu_us_per_line']:.0f} us | |"
-    )
-    print(
-        f"| E-STOP latency, web request -> byte at the machine ({len(ms)} trials) | median "
-        f"{statistics.median(ms):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms, p99 "
-        f"{percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms | p99 < 50 ms |"
     )
 
 
