@@ -140,7 +140,11 @@ def run_trials(trials: int) -> list[dict]:
                 )
                 production.machine_clear_error(shop.machinist, machine=shop.mill, note="benchmark")
                 # The runner ends its session and frees the port before the next trial starts.
-                assert wait_until(lambda: not sim.connected, timeout=10)
+                if not wait_until(lambda: not sim.connected, timeout=30):
+                    raise RuntimeError(
+                        f"trial {trial}: the runner kept the port after the stop\n"
+                        + "".join(worker.output[-40:])
+                    )
     return results
 
 

@@ -219,17 +219,23 @@ class StreamSession:
         self._read += len(data)
         return self._observe(self.engine.receive_data(data, self.clock()), now)
 
-    def _await_idle(self) -> str | None:
+    def _await_idle(self) -> tuple[str, str]:
         """After the last acknowledgement, wait for a status report saying the machine stopped moving.
 
-        Return a failure reason if the engine halts meanwhile, else None.
+        The machine is still moving its last buffered moves, so control commands still count: an E-STOP or
+        a cancel ends the wait (the control thread has already written an E-STOP's bytes; without this the
+        loop would wait forever for an Idle that a stopped, alarmed controller never reports).
+        Return ``(outcome, reason)``: complete, failed (the engine halted), estop or cancelled.
         """
         seen = self._idle_reports
         while self._idle_reports == seen:
+            ended = self._apply_pending_commands()
+            if ended is not None:
+                return ended
             halted = self._pump()
             if halted is not None or self.engine.state is EngineState.FAILED:
-                return halted or self.engine.failed or "failed"
-        return None
+                return "failed", halted or self.engine.failed or "failed"
+        return "complete", ""
 
     def _drain_cancel(self) -> None:
         """Let a cancel write what the engine still owes (a reset after a hold...) before the port closes."""
@@ -267,8 +273,7 @@ class StreamSession:
             self._shutdown_after_failure()
             return "failed", reason
         if self.engine.state is EngineState.COMPLETE:
-            halted = self._await_idle() if self.engine.confirms_stop_by_status else None
-            return ("failed", halted) if halted is not None else ("complete", "")
+            return self._await_idle() if self.engine.confirms_stop_by_status else ("complete", "")
         return None
 
     def _stream_until_done(self) -> tuple[str, str]:

@@ -6,7 +6,9 @@ docs/architecture.md), and by the runner, which acts on the machine's word. Each
 transaction unless it says otherwise.
 """
 
+import math
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -153,7 +155,10 @@ def do_job_lock(job: Job) -> Job:
 
 
 def do_job_end(job: Job, state: str, *, actor, reason: str) -> None:
-    """End a job (failed, cancelled, interrupted), keeping the reason as its outcome."""
+    """End a job (failed, cancelled, interrupted), keeping the reason as its outcome. A run cut short has
+    still used material: its lot is debited for what the machine got through (see
+    :func:`_debit_aborted_run`)."""
+    was_active = job.state in ACTIVE_JOB_STATES
     transition(
         job,
         state,
@@ -164,6 +169,39 @@ def do_job_end(job: Job, state: str, *, actor, reason: str) -> None:
         stamp="ended_at",
         also={"outcome": reason},
     )
+    if was_active:
+        _debit_aborted_run(job, actor=actor)
+
+
+# Units whose amounts are continuous (a print's filament); anything else counts whole pieces (blanks).
+CONTINUOUS_UNITS = frozenset({"g", "kg", "mm", "m", "ml", "l"})
+
+
+def _material_used_so_far(job: Job) -> Decimal:
+    """What a run cut short used: the program's material in proportion to the lines the machine
+    acknowledged (an estimate: a few buffered lines may not have run), whole pieces rounded up (a blank
+    the cutter touched is scrap)."""
+    use = job.program.material_use
+    if not job.lines_total or not job.lines_acknowledged:
+        return Decimal(0)
+    fraction = Decimal(job.lines_acknowledged) / Decimal(job.lines_total)
+    used = use * min(fraction, Decimal(1))
+    if job.program.material_unit not in CONTINUOUS_UNITS:
+        used = Decimal(math.ceil(used))
+    return used.quantize(Decimal("0.001"))
+
+
+def _debit_aborted_run(job: Job, *, actor) -> None:
+    """Take what an aborted run used from its lot (never below zero), so the colony's mass balance holds."""
+    if job.feedstock_lot_id is None:
+        return
+    used = _material_used_so_far(job)
+    if used <= 0:
+        return
+    lot = FeedstockLot.objects.select_for_update().get(pk=job.feedstock_lot_id)
+    used = min(used, lot.quantity_on_hand)
+    lot.quantity_on_hand -= used
+    audited_save(lot, actor=actor, reason=f"{used} {lot.unit} used by {job} before it stopped")
 
 
 def do_machine_state_set(machine: Machine, target: str, *, actor, reason: str = "") -> None:
@@ -223,9 +261,33 @@ def do_job_finish(job: Job, *, actor) -> list:
 
 
 def do_job_fail(job: Job, *, actor, reason: str) -> Job:
+    """Fail a locked active job, lock its machine in error, and queue what its work order now lacks."""
     do_job_end(job, JobState.FAILED, actor=actor, reason=reason)
     do_machine_state_set(job.machine, MachineState.ERROR, actor=actor, reason=reason)
+    do_job_replace_lost(job, actor=actor)
     return job
+
+
+def do_job_replace_lost(job: Job, *, actor) -> list[Job]:
+    """After ``job`` ended without a part (failed or cancelled), queue what its work order now lacks, so no
+    demand is silently dropped; a person still starts the replacement. Says what happened in the job's
+    outcome ("replaced by J-00012 on Mill-2", or why nothing could be queued). Never raises for want of a
+    machine: an E-STOP's bookkeeping must not fail because of it."""
+    try:
+        with transaction.atomic():  # a shortfall of several runs is queued whole or not at all
+            replacements = do_work_order_replace_shortfall(job.work_order, actor=actor)
+    except NoCapableMachine as refusal:
+        _append_outcome(job, f"No replacement queued: {refusal.message}", actor=actor)
+        return []
+    if replacements:
+        placed = ", ".join(f"{new} on {new.machine}" for new in replacements)
+        _append_outcome(job, f"Replaced by {placed}.", actor=actor)
+    return replacements
+
+
+def _append_outcome(job: Job, note: str, *, actor) -> None:
+    job.outcome = f"{job.outcome.rstrip()} {note}".strip() if job.outcome else note
+    audited_save(job, actor=actor, reason="replacement", update_fields=["outcome"])
 
 
 def do_job_interrupt(job: Job, *, reason: str) -> Job:
@@ -242,6 +304,7 @@ def do_machine_lock_stopped(machine: Machine, *, actor, why: str) -> Machine:
     machine = Machine.objects.select_for_update().get(pk=machine.pk)
     for job in Job.objects.select_for_update().filter(machine=machine, state__in=ACTIVE_JOB_STATES):
         do_job_end(job, JobState.FAILED, actor=actor, reason=why)
+        do_job_replace_lost(job, actor=actor)
     if machine.state in STOPPABLE_MACHINE_STATES:
         do_machine_state_set(machine, MachineState.ERROR, actor=actor, reason=why)
     return machine

@@ -245,6 +245,7 @@ def job_cancel(actor, *, job: Job, reason: str = "cancelled by the machinist") -
     _check_job_action(job, "cancel")
     was_active = job.state in (JobState.RUNNING, JobState.PAUSED)
     actions.do_job_end(job, JobState.CANCELLED, actor=actor, reason=reason)
+    actions.do_job_replace_lost(job, actor=actor)
     if was_active:
         actions.do_machine_state_set(job.machine, MachineState.IDLE, actor=actor, reason=reason)
         machine_actions.do_machine_command_send(job.machine, "cancel", actor=actor, job=job)
@@ -298,6 +299,7 @@ def machine_clear_error(actor, *, machine: Machine, note: str) -> Machine:
             field="state",
             reason=f"cleared: {note}",
         )
+        actions.do_job_replace_lost(job, actor=actor)
     transition(
         machine,
         MachineState.IDLE,

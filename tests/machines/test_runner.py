@@ -107,7 +107,9 @@ def test_clearing_an_interrupted_machine_fails_the_job_and_nothing_restarts():
     production.machine_clear_error(shop.machinist, machine=shop.mill, note="checked the spindle")
     job.refresh_from_db()
     assert job.state == "failed"
-    assert not Job.objects.filter(state__in=["queued", "running"]).exists()
+    assert not Job.objects.filter(state="running").exists()  # nothing restarted by itself
+    [replacement] = Job.objects.filter(state="queued")  # the demand waits for a person to start it
+    assert replacement.work_order == job.work_order and replacement.runner == ""
 
 
 @pytest.mark.parametrize("ending", ["complete", "fail"])

@@ -1,6 +1,7 @@
 """The streaming loop against the firmware simulators over real ptys (and a TCP serial server)."""
 
 import queue
+import threading
 
 import pytest
 
@@ -234,3 +235,28 @@ def test_estop_mid_run_reaches_the_machine_and_nothing_follows(firmware):
     assert len(_estops_since(stats, result.estop_sent_at)) == 1
     assert len(executed) < 3000
     assert result.lines_sent < 400  # streaming stopped at once
+
+
+@pytest.mark.parametrize(("command", "outcome"), [("estop", "estop"), ("cancel", "cancelled")])
+def test_a_stop_while_the_last_buffered_moves_run_ends_the_run(command, outcome):
+    # Every line is acknowledged long before the mill finishes moving: the loop is waiting for Idle.
+    lines = [(1, "G21 G90 G94"), (2, "G1 X180 Y150 F600"), (3, "G1 X10 Y10")]
+    ran = []
+    # A loop that ignored the command would wait forever for an Idle that never comes: bound the wait.
+    runner = threading.Thread(
+        target=lambda: ran.append(
+            _run_with_commands("grbl", lines, [(after_lines(3), command)], time_scale=0.05)
+        ),
+        daemon=True,
+    )
+    runner.start()
+    runner.join(timeout=60)
+    assert ran, "the run did not end after the command"
+    result, stats, _executed, _ = ran[0]
+
+    assert result.outcome == outcome, result.reason
+    assert result.lines_acknowledged == 3
+    if command == "estop":
+        assert len(_estops_since(stats, result.estop_sent_at)) == 1
+    else:
+        assert stats.resets >= 1  # the hold ended in a soft reset that flushed the buffered moves

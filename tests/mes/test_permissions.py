@@ -8,6 +8,7 @@ from mes.core.roles import PERMISSIONS, Role
 from mes.inventory import services as inventory
 from mes.inventory.models import Nonconformance
 from mes.production import services as production
+from mes.production.models import Machine
 from mes.repairs import services as repairs
 from tests.factories import BRACKET_SPEC, MILL_PROGRAM, database_snapshot
 from tests.vision import stations
@@ -85,8 +86,11 @@ def _reserved_request(shop):
 
 
 def _short_work_order(shop):
+    """A work order left short: its job was cancelled while no machine could take a replacement."""
     job = _job(shop)
+    Machine.objects.update(state="maintenance")
     production.job_cancel(shop.supervisor, job=job)
+    Machine.objects.update(state="idle")
     return job.work_order
 
 

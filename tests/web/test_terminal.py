@@ -193,7 +193,11 @@ def test_the_queue_is_in_priority_order_and_life_safety_raises_a_red_banner(shop
     rows = re.findall(r'<tr data-testid="job-(J-\d+)"', full)
     assert rows == [f"J-{job.pk:05d}" for job in (life, critical, routine)]
 
+    # Cancelling the job keeps the demand (a replacement is queued); cancelling the request ends it.
     production.job_cancel(shop.supervisor, job=life)
+    assert "banner-life" in client.get(reverse("terminal:home")).content.decode()
+    request = life.work_order.part_request
+    repairs.part_request_cancel(shop.engineer, request=request, reason="the module was sealed off")
     assert "banner-life" not in client.get(reverse("terminal:home")).content.decode()
 
 
