@@ -213,6 +213,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A run whose runner has not reported for this long is marked INTERRUPTED by the watchdog.
 MES_RUN_STALE_AFTER_S = float(os.environ.get("MES_RUN_STALE_AFTER_S", "60"))
+# Largest program, in MB, per machine type ("other" for any type not listed); MES_MAX_PROGRAM_MB="30"
+# sets one limit for all.
+_program_mb = os.environ.get("MES_MAX_PROGRAM_MB")
+MES_MAX_PROGRAM_MB = (
+    dict.fromkeys(("cnc_mill", "fdm_printer", "other"), float(_program_mb))
+    if _program_mb
+    else {"cnc_mill": 2.0, "fdm_printer": 8.0, "other": 2.0}
+)
 # A runner that reported within this many seconds is taken to be connected to its machine's controller
 # (it reports at least once a second while it streams).
 MES_RUNNER_ALIVE_S = float(os.environ.get("MES_RUNNER_ALIVE_S", "3"))

@@ -87,6 +87,13 @@ class Dialect:
     forbidden_reason: ForbiddenRule
     #: Commands that run but deserve a warning, with the reason.
     warned: Mapping[str, str]
+    #: Commands that set the machine up (work offsets, alarm unlock, check mode): the MES does that itself
+    #: before a job, so a production profile refuses them in programs, with the reason.
+    setup_commands: Mapping[str, str]
+    #: The word that sets spindle speed on any line ("S" on GRBL), or None if the firmware has no spindle.
+    spindle_speed_word: str | None
+    #: Default spindle limit (rpm) of a machine of this firmware, or None.
+    default_max_spindle_rpm: float | None
     #: Default profile settings: feed and rapid limits (mm/min) and acceleration (mm/s²).
     default_max_feed_mm_min: float
     default_rapid_mm_min: float

@@ -70,7 +70,8 @@ class MachineProfile:
     (``"G1"``, ``"M104"``, ``"$H"``; ``"T"`` allows any tool number). Commands that
     the dialect forbids stay forbidden even when listed here.
     ``work_offsets`` maps G54..G59 to the machine coordinates of each work origin.
-    ``parameter_letters`` defaults to what the dialect accepts.
+    ``parameter_letters`` defaults to what the dialect accepts. Feed moves faster than
+    ``max_feed_mm_min`` and spindle speeds above ``max_spindle_rpm`` (None: unchecked) are refused.
     """
 
     dialect: Dialect
@@ -83,6 +84,9 @@ class MachineProfile:
     acceleration_mm_s2: float = 500.0
     home_position: Vec3 = (0.0, 0.0, 0.0)
     parameter_letters: frozenset[str] | None = None
+    max_spindle_rpm: float | None = None
+    #: A production profile refuses the dialect's setup commands (the MES sets the machine up itself).
+    production: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.dialect, Dialect):
@@ -130,6 +134,7 @@ def default_profile(dialect: Dialect, envelope: Envelope, **overrides: object) -
         "rapid_mm_min": dialect.default_rapid_mm_min,
         "acceleration_mm_s2": dialect.default_acceleration_mm_s2,
         "home_position": corner,
+        "max_spindle_rpm": dialect.default_max_spindle_rpm,
     }
     settings.update(overrides)
     return MachineProfile(**settings)  # type: ignore[arg-type]

@@ -5,10 +5,14 @@ Checks, each reported with the source line and a plain-words reason:
 * syntax errors from parsing (so a report is never ``ok`` for a broken file);
 * parameter letters the firmware does not accept (E on GRBL);
 * forbidden commands (see :mod:`machines.gcode.rules`), then the allow-list;
+* on a production profile, the dialect's setup commands (work offsets, alarm unlock);
+* spindle speeds above the profile's maximum;
 * line length after normalisation, plus the ``N<n> ... *NN`` framing on Marlin;
 * semantic problems found by the interpreter (bad arcs, G10 without L/P...);
 * every linear move's end point and every arc's full extent inside the envelope,
-  in machine coordinates after all offsets and unit conversions.
+  in machine coordinates after all offsets and unit conversions;
+* feed moves faster than the profile's maximum feed;
+* an empty program, or one that never moves the machine.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ def validate_program(program: ParsedProgram, profile: MachineProfile) -> Validat
     trace = trace_program(program, profile)
     issues.extend(trace.issues)
     issues.extend(_envelope_issues(trace.steps, profile.envelope))
+    issues.extend(_feed_issues(trace.steps, profile.max_feed_mm_min))
+    issues.extend(_motion_issues(program, trace.steps, sent_count))
     issues.sort(key=lambda issue: issue.source_line)
     return ValidationReport(
         errors=tuple(issue for issue in issues if issue.severity == ERROR),
@@ -80,6 +86,7 @@ def check_program(text: str, profile: MachineProfile) -> tuple[ParsedProgram, Va
 def _line_issues(line: GcodeLine, profile: MachineProfile, sent_index: int) -> list[GcodeIssue]:
     issues = _parameter_issues(line, profile)
     issues.extend(_command_issues(line, profile))
+    issues.extend(_spindle_issues(line, profile))
     length_issue = _length_issue(line, profile, sent_index)
     if length_issue is not None:
         issues.append(length_issue)
@@ -105,6 +112,11 @@ def _command_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIssue
             reason = f"command {name} is forbidden in programs: {forbidden}"
             issues.append(GcodeIssue(line.source_line, reason))
             continue
+        setup = profile.dialect.setup_commands.get(name) if profile.production else None
+        if setup is not None:
+            reason = f"command {name} is not allowed in a production program: {setup}"
+            issues.append(GcodeIssue(line.source_line, reason))
+            continue
         if not _is_allowed(name, profile.allowed_commands):
             reason = f"command {name} is not allowed on this machine"
             issues.append(GcodeIssue(line.source_line, reason))
@@ -114,6 +126,45 @@ def _command_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIssue
             reason = f"command {name}: {warning}"
             issues.append(GcodeIssue(line.source_line, reason, WARNING))
     return issues
+
+
+def _spindle_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIssue]:
+    word = profile.dialect.spindle_speed_word
+    if word is None or profile.max_spindle_rpm is None:
+        return []
+    speed = line.value(word)
+    if speed is None or speed <= profile.max_spindle_rpm:
+        return []
+    reason = (
+        f"spindle speed {word}{speed:g} is above this machine's maximum of {profile.max_spindle_rpm:g} rpm"
+    )
+    return [GcodeIssue(line.source_line, reason)]
+
+
+def _feed_issues(steps: Sequence[Motion | Pause], max_feed_mm_min: float) -> list[GcodeIssue]:
+    """Feed moves faster than the machine may go (rapids run at the machine's own rate)."""
+    issues = []
+    for step in steps:
+        if isinstance(step, Motion) and not step.rapid and step.rate_mm_min > max_feed_mm_min + 1e-9:
+            reason = (
+                f"feed rate {step.rate_mm_min:g} mm/min is above this machine's maximum of "
+                f"{max_feed_mm_min:g} mm/min"
+            )
+            issues.append(GcodeIssue(step.source_line, reason))
+    return issues
+
+
+def _motion_issues(
+    program: ParsedProgram, steps: Sequence[Motion | Pause], sent_count: int
+) -> list[GcodeIssue]:
+    """An empty program, or one without a single move, is a mistake (a wrong file), never a job."""
+    if program.errors:
+        return []  # a program that does not parse says why already
+    if sent_count == 0:
+        return [GcodeIssue(0, "the program is empty: it has no G-code line to send")]
+    if not any(isinstance(step, Motion) for step in steps):
+        return [GcodeIssue(0, "the program never moves the machine: it has no G0, G1, G2 or G3 move")]
+    return []
 
 
 def _is_allowed(name: str, allowed: frozenset[str]) -> bool:

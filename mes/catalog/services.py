@@ -3,6 +3,7 @@
 import hashlib
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -65,7 +66,7 @@ def _upload_profile(firmware: str) -> gcode.MachineProfile:
     Home is the origin (GRBL's work zero, Marlin's homed corner) so that the estimated extent of the
     program is the extent of its own moves.
     """
-    return profile_for(firmware, UPLOAD_ENVELOPE, home_position=(0.0, 0.0, 0.0))
+    return profile_for(firmware, UPLOAD_ENVELOPE, home_position=(0.0, 0.0, 0.0), production=True)
 
 
 def _program_issues_text(issues) -> str:
@@ -84,7 +85,19 @@ def _material_use_for(machine_type: str, material: str, estimate) -> tuple[Decim
     return Decimal(1), "blank"
 
 
-@transaction.atomic
+def _check_program_size(machine_type: str, gcode_text: str) -> None:
+    """Refuse a program larger than its machine type may take (``MES_MAX_PROGRAM_MB``)."""
+    limit_mb = settings.MES_MAX_PROGRAM_MB.get(machine_type, settings.MES_MAX_PROGRAM_MB["other"])
+    size = len(gcode_text.encode())
+    if size > limit_mb * 1_000_000:
+        kind = MachineType(machine_type).label if machine_type in MachineType.values else machine_type
+        raise RuleViolation(
+            f"The program is {size / 1_000_000:.3g} MB; programs for a {kind} may be at most {limit_mb:g} MB "
+            "(MES_MAX_PROGRAM_MB). Split the job or ask the administrator to raise the limit.",
+            field="gcode",
+        )
+
+
 def program_create(
     actor,
     *,
@@ -98,17 +111,38 @@ def program_create(
 ) -> Program:
     """Store a program after checking its syntax and commands; hash it and estimate time and material.
 
-    A program with syntax errors or forbidden commands is refused with the first errors named by line.
+    A program with syntax errors or forbidden commands is refused with the first errors named by line;
+    one larger than its machine type's limit is refused before it is read. The check runs before the
+    transaction opens, so a long program never holds the database's write lock while it is read.
     """
     authorize(actor, "program_create")
-    parsed, report = gcode.check_program(gcode_text, _upload_profile(firmware))
+    _check_program_size(machine_type, gcode_text)
+    profile = _upload_profile(firmware)
+    parsed, report = gcode.check_program(gcode_text, profile)
     if not report.ok:
         raise RuleViolation(f"The program has errors: {_program_issues_text(report.errors)}", field="gcode")
+    estimate = gcode.estimate_program(parsed, profile)
+    with transaction.atomic():
+        return _program_store(
+            actor,
+            revision=revision,
+            name=name,
+            machine_type=machine_type,
+            firmware=firmware,
+            gcode_text=gcode_text,
+            material=material or revision.material,
+            parts_per_run=parts_per_run,
+            estimate=estimate,
+        )
+
+
+def _program_store(
+    actor, *, revision, name, machine_type, firmware, gcode_text, material, parts_per_run, estimate
+) -> Program:
+    """Hash and store a checked program (the caller holds the transaction)."""
     sha = hashlib.sha256(gcode_text.encode()).hexdigest()
     if revision.programs.filter(sha256=sha).exists():
         raise RuleViolation("This exact program is already stored for this revision.", field="gcode")
-    estimate = gcode.estimate_program(parsed, _upload_profile(firmware))
-    material = material or revision.material
     use, unit = _material_use_for(machine_type, material, estimate)
     bounds = estimate.bounds
     program = Program(

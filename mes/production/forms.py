@@ -85,3 +85,21 @@ class ClearErrorForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class ClearMachinesForm(forms.Form):
+    """One note for several machines in error; each must be ticked by name as checked."""
+
+    machines = forms.ModelMultipleChoiceField(
+        queryset=Machine.objects.none(),
+        required=False,  # the service says "tick each machine you checked" in its own words
+        widget=forms.CheckboxSelectMultiple,
+        label="I checked these machines and they are safe",
+    )
+    note = forms.CharField(
+        label="What did you check or fix?", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, in_error, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["machines"].queryset = in_error

@@ -1,6 +1,7 @@
 """Production: machines, feedstock lots, work orders and the jobs that run on machines."""
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -60,6 +61,13 @@ class Machine(models.Model):
     z_min = models.FloatField(default=0)
     z_max = models.FloatField()
     requires_homing = models.BooleanField(default=True)
+    # Limits programs are checked against; empty: the firmware's default profile (see machines.protocol).
+    max_feed_mm_min = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(1.0)], help_text="Fastest feed, mm/min"
+    )
+    max_spindle_rpm = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(1.0)], help_text="Fastest spindle, rpm"
+    )
     # G54..G59 offsets as the machinist set them when zeroing stock: {"G54": [x, y, z], ...}
     work_offsets = models.JSONField(default=dict, blank=True)
     state = models.CharField(

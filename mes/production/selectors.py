@@ -55,8 +55,15 @@ def machine_profile(machine: Machine) -> gcode.MachineProfile:
     envelope = gcode.Envelope(
         machine.x_min, machine.x_max, machine.y_min, machine.y_max, machine.z_min, machine.z_max
     )
+    overrides: dict = {"production": True}
     offsets = {name: tuple(value) for name, value in (machine.work_offsets or {}).items()}
-    return profile_for(machine.firmware, envelope, **({"work_offsets": offsets} if offsets else {}))
+    if offsets:
+        overrides["work_offsets"] = offsets
+    if machine.max_feed_mm_min:
+        overrides["max_feed_mm_min"] = machine.max_feed_mm_min
+    if machine.max_spindle_rpm:
+        overrides["max_spindle_rpm"] = machine.max_spindle_rpm
+    return profile_for(machine.firmware, envelope, **overrides)
 
 
 def _firmware_label(firmware: str) -> str:
@@ -72,9 +79,10 @@ _runnability_lock = threading.Lock()
 
 
 def _profile_key(machine: Machine) -> tuple:
+    """Everything :func:`machine_profile` reads from the machine record."""
     offsets = tuple(sorted((name, tuple(value)) for name, value in (machine.work_offsets or {}).items()))
     envelope = (machine.x_min, machine.x_max, machine.y_min, machine.y_max, machine.z_min, machine.z_max)
-    return (machine.firmware, envelope, offsets)
+    return (machine.firmware, envelope, offsets, machine.max_feed_mm_min, machine.max_spindle_rpm)
 
 
 def program_errors_on_machine(program, machine: Machine) -> tuple[str, ...]:
@@ -298,6 +306,10 @@ class TerminalBoard:
     @property
     def machine_ids(self) -> tuple[int, ...]:
         return tuple(tile.pk for tile in self.tiles)
+
+    @property
+    def machines_in_error(self) -> int:
+        return sum(tile.state == MachineState.ERROR for tile in self.tiles)
 
 
 def _seconds_left(row: dict, now: datetime) -> float | None:

@@ -284,10 +284,32 @@ def job_fail(actor, *, job: Job, reason: str) -> Job:
 
 @transaction.atomic
 def machine_clear_error(actor, *, machine: Machine, note: str) -> Machine:
-    """A machinist confirms a machine in error is safe again; any interrupted job on it becomes failed."""
+    """A machinist confirms a machine in error is safe again; any interrupted job on it becomes failed
+    (and its demand is queued again)."""
     authorize(actor, "machine_clear_error")
+    _check_clear_note(note)
+    return _clear_machine(actor, machine, note=note)
+
+
+@transaction.atomic
+def machines_clear_error(actor, *, machines: list[Machine], note: str) -> list[Machine]:
+    """Clear several machines in error with one note, after a machinist checked each (after a shop-wide
+    E-STOP): every machine is confirmed by name on the page, and each is cleared as by
+    :func:`machine_clear_error`. All or none: one that is not in error refuses the whole request."""
+    authorize(actor, "machine_clear_error")
+    _check_clear_note(note)
+    if not machines:
+        raise RuleViolation("Tick each machine you checked.", field="machines")
+    ordered = sorted(machines, key=lambda machine: machine.pk)  # one lock order for every request
+    return [_clear_machine(actor, machine, note=note) for machine in ordered]
+
+
+def _check_clear_note(note: str) -> None:
     if not note.strip():
         raise RuleViolation("Say what you checked or fixed.", field="note")
+
+
+def _clear_machine(actor, machine: Machine, *, note: str) -> Machine:
     machine = Machine.objects.select_for_update().get(pk=machine.pk)
     _check_machine_action(machine, "clear_error")
     for job in machine.jobs.select_for_update().filter(state=JobState.INTERRUPTED):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", terminal_views.home, name="home"),
     path("board/", terminal_views.board, name="board"),
     path("machines/<int:pk>/", terminal_views.machine_detail, name="machine"),
+    path("machines/clear-errors/", terminal_views.machines_clear_error, name="machines-clear-error"),
     path("machines/<int:pk>/clear-error/", terminal_views.machine_clear_error, name="machine-clear-error"),
     path("machines/<int:pk>/load-lot/", terminal_views.machine_lot_load, name="machine-load-lot"),
     path("jobs/<int:pk>/start/", terminal_views.job_start, name="job-start"),

@@ -18,8 +18,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from mes.production import selectors, services
-from mes.production.forms import ClearErrorForm, LotLoadForm, PreflightForm
-from mes.production.models import Job, JobState, Machine
+from mes.production.forms import ClearErrorForm, ClearMachinesForm, LotLoadForm, PreflightForm
+from mes.production.models import Job, JobState, Machine, MachineState
 from mes.production.templatetags.terminal import tiles_live
 from mes.web import attempt, page_for, status_for
 
@@ -241,6 +241,27 @@ def machine_clear_error(request, pk: int):
     tile = selectors.terminal_board(machine_ids=[machine.pk]).tiles[0]
     context = {"machine": machine, "tile": tile, "form": form}
     return render(request, "terminal/clear_error.html", context, status=status)
+
+
+@page_for("terminal")
+def machines_clear_error(request):
+    """After a shop-wide E-STOP: tick each machine you checked, write one note, clear them together."""
+    in_error = Machine.objects.filter(state=MachineState.ERROR).order_by("name")
+    form = ClearMachinesForm(_posted(request), in_error=in_error)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        chosen, note = list(form.cleaned_data["machines"]), form.cleaned_data["note"]
+        succeeded, _ = attempt(
+            lambda: services.machines_clear_error(request.user, machines=chosen, note=note), form
+        )
+        if succeeded:
+            messages.success(request, f"Cleared and idle: {', '.join(m.name for m in chosen)}.")
+            return redirect("terminal:home")
+    if request.method == "POST":
+        status = 422
+    return render(
+        request, "terminal/clear_machines.html", {"form": form, "in_error": in_error}, status=status
+    )
 
 
 @page_for("terminal")

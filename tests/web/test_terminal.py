@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from machines.models import MachineCommand, MachineTelemetry
 from mes.catalog.models import MachineType
-from mes.core.errors import InsufficientFeedstock, RuleViolation
+from mes.core.errors import IllegalTransition, InsufficientFeedstock, RuleViolation
 from mes.core.roles import Role
 from mes.inventory.models import StockItem
 from mes.production import actions as production_actions
@@ -661,3 +661,37 @@ def test_cached_tiles_carry_each_persons_own_csrf_token_and_show_a_change_at_onc
 def test_the_terminal_says_a_software_stop_is_not_the_machines_own(shop):
     page = client_for(shop.machinist).get(reverse("terminal:home")).content.decode()
     assert 'data-testid="own-stop-note"' in page and "press the red button on the machine itself" in page
+
+
+def test_after_a_shop_wide_stop_one_note_clears_the_machines_ticked_one_by_one(shop, settings):
+    settings.MES_ESTOP_CONFIRM_S = 0
+    production.machines_emergency_stop_all(shop.machinist)
+    client = client_for(shop.machinist)
+    home = client.get(reverse("terminal:home")).content.decode()
+    assert 'data-testid="clear-several"' in home
+    url = reverse("terminal:machines-clear-error")
+    page = client.get(url).content.decode()
+    assert 'data-testid="check-Mill-1"' in page and 'data-testid="check-Printer-1"' in page
+
+    refused = client.post(url, {"note": "walked the shop"})  # nothing ticked: nothing cleared
+    assert refused.status_code == 422 and "Tick each machine you checked." in refused.content.decode()
+    assert refresh(shop.mill).state == "error"
+
+    done = client.post(url, {"machines": [shop.mill.pk, shop.printer.pk], "note": "spindle and nozzle clear"})
+
+    assert done.status_code == 302
+    assert refresh(shop.mill).state == refresh(shop.printer).state == "idle"
+    assert (
+        refresh(shop.mill).history.first().history_change_reason == "error -> idle: spindle and nozzle clear"
+    )
+
+
+def test_clearing_several_is_all_or_none(shop, settings):
+    settings.MES_ESTOP_CONFIRM_S = 0
+    production.machine_emergency_stop(shop.machinist, machine=shop.mill)
+    before = database_snapshot()
+
+    with pytest.raises(IllegalTransition, match="Printer-1 cannot be cleared while it is idle"):
+        production.machines_clear_error(shop.machinist, machines=[shop.mill, shop.printer], note="checked")
+
+    assert database_snapshot() == before

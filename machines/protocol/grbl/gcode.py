@@ -2,8 +2,10 @@
 
 Grey-area decisions (the policy is in :mod:`machines.gcode.rules`):
 
-* ``G10 L2``/``L20`` also write work offsets to EEPROM; they are allowed because
-  work offsets are per-job state that the validator tracks.
+* ``G10 L2``/``L20`` also write work offsets to EEPROM. The validator tracks them as
+  per-job state, but a production profile refuses them (``SETUP_COMMANDS``): the MES
+  sets the offsets from the machine record before every job, and a program that moved
+  them would cut somewhere no one checked. ``$X`` and ``$C`` are refused there too.
 * ``G28.1``/``G30.1`` are forbidden: they change the stored positions that G28/G30
   validation assumes. ``$<n>=``, ``$N<n>=`` and ``$I=`` write EEPROM and are
   forbidden; ``$SLP`` and ``$RST`` put the controller to sleep or reset it.
@@ -41,6 +43,13 @@ FORBIDDEN = {
 
 _SETTING = re.compile(r"\$\d+\Z")
 _STARTUP_BLOCK = re.compile(r"\$N\d+\Z")
+
+
+SETUP_COMMANDS = {
+    "G10": "it changes a work offset, which the MES sets from the machine record before every job",
+    "$X": "it unlocks an alarm, which only a machinist may do after checking the machine",
+    "$C": "it toggles check mode, which the MES controls",
+}
 
 
 def forbidden_reason(command: str, line: GcodeLine) -> str | None:
@@ -95,6 +104,9 @@ DIALECT = Dialect(
     max_line_length=80,  # GRBL 1.1's LINE_BUFFER_SIZE
     forbidden_reason=forbidden_reason,
     warned={},
+    setup_commands=SETUP_COMMANDS,
+    spindle_speed_word="S",
+    default_max_spindle_rpm=24000.0,  # a small mill's spindle; set the machine's own in its record
     default_max_feed_mm_min=2000.0,
     default_rapid_mm_min=3000.0,
     default_acceleration_mm_s2=200.0,
