@@ -127,4 +127,7 @@ def recover_after_worker_start(queues: list[str]) -> None:
 def interrupt_stale_runs() -> int:
     """Watchdog: runs whose runner stopped reporting for ``MES_RUN_STALE_AFTER_S`` become INTERRUPTED;
     return how many."""
-    return len(production.do_jobs_interrupt_stale(older_than_s=settings.MES_RUN_STALE_AFTER_S))
+    stale = production.do_jobs_interrupt_stale(
+        older_than_s=settings.MES_RUN_STALE_AFTER_S, unclaimed_after_s=settings.MES_RUN_UNCLAIMED_AFTER_S
+    )
+    return len(stale)

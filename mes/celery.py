@@ -18,7 +18,7 @@ app.autodiscover_tasks()
 
 @worker_ready.connect
 def _record_worker_start(sender=None, **kwargs) -> None:
-    """Tell the health page which worker came up on which queues."""
-    from mes.core.heartbeats import worker_started
+    """Tell the health page which worker came up on which queues, and keep telling it while it lives."""
+    from mes.core.heartbeats import keep_beating
 
-    worker_started(sender.hostname, [q.name for q in sender.app.amqp.queues.consume_from.values()])
+    keep_beating(sender.hostname, [q.name for q in sender.app.amqp.queues.consume_from.values()])

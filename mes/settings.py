@@ -211,8 +211,17 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A run whose runner has not reported for this long is marked INTERRUPTED by the watchdog.
-MES_RUN_STALE_AFTER_S = float(os.environ.get("MES_RUN_STALE_AFTER_S", "60"))
+# A run whose runner has not reported for this long is marked INTERRUPTED by the watchdog. The runner
+# reports at least once a second and the watchdog looks every MES_WATCHDOG_PERIOD_S, so a dead runner's
+# run is INTERRUPTED within their sum (10 s). A started run no runner has claimed gets longer: the task
+# may wait behind the broker's polling.
+MES_RUN_STALE_AFTER_S = float(os.environ.get("MES_RUN_STALE_AFTER_S", "8"))
+MES_RUN_UNCLAIMED_AFTER_S = float(os.environ.get("MES_RUN_UNCLAIMED_AFTER_S", "60"))
+MES_WATCHDOG_PERIOD_S = float(os.environ.get("MES_WATCHDOG_PERIOD_S", "2"))
+# Every worker records a heartbeat this often; one silent for MES_WORKER_ALIVE_S is taken for dead (its
+# machines show unreachable and refuse new jobs).
+MES_WORKER_HEARTBEAT_S = float(os.environ.get("MES_WORKER_HEARTBEAT_S", "2"))
+MES_WORKER_ALIVE_S = float(os.environ.get("MES_WORKER_ALIVE_S", "7"))
 # Largest program, in MB, per machine type ("other" for any type not listed); MES_MAX_PROGRAM_MB="30"
 # sets one limit for all.
 _program_mb = os.environ.get("MES_MAX_PROGRAM_MB")
@@ -228,7 +237,11 @@ MES_RUNNER_ALIVE_S = float(os.environ.get("MES_RUNNER_ALIVE_S", "3"))
 # stop was not confirmed.
 MES_ESTOP_CONFIRM_S = float(os.environ.get("MES_ESTOP_CONFIRM_S", "1"))
 CELERY_BEAT_SCHEDULE = {
-    "machines-watchdog": {"task": "machines.watchdog", "schedule": 30.0, "options": {"queue": "default"}},
+    "machines-watchdog": {
+        "task": "machines.watchdog",
+        "schedule": MES_WATCHDOG_PERIOD_S,
+        "options": {"queue": "default", "expires": MES_WATCHDOG_PERIOD_S},
+    },
     # Inspection requests whose vision worker died end in error (VISION_REQUEST_STALE_AFTER_S, default 300).
     "vision-watchdog": {"task": "vision.watchdog", "schedule": 60.0, "options": {"queue": "default"}},
 }

@@ -210,6 +210,12 @@ class _Interpreter:
             self._run_codes(self._mode_gcodes, gcodes, line, params)
         if "F" in params and not self.inverse_time:
             self.feed_mm_min = params["F"] * self.scale
+            if self.feed_mm_min > self.profile.max_feed_mm_min + 1e-9:
+                self._issue(
+                    line,
+                    f"feed rate {self.feed_mm_min:g} mm/min is above this machine's maximum of "
+                    f"{self.profile.max_feed_mm_min:g} mm/min",
+                )
         if gcodes:
             self._run_codes(self._modal_gcodes, gcodes, line, params)
 

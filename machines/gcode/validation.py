@@ -11,8 +11,8 @@ Checks, each reported with the source line and a plain-words reason:
 * semantic problems found by the interpreter (bad arcs, G10 without L/P...);
 * every linear move's end point and every arc's full extent inside the envelope,
   in machine coordinates after all offsets and unit conversions;
-* feed moves faster than the profile's maximum feed;
-* an empty program, or one that never moves the machine.
+* feed rates above the profile's maximum feed (found by the interpreter where F is set);
+* on a production profile, an empty program, or one that never moves the machine.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def validate_program(program: ParsedProgram, profile: MachineProfile) -> Validat
     trace = trace_program(program, profile)
     issues.extend(trace.issues)
     issues.extend(_envelope_issues(trace.steps, profile.envelope))
-    issues.extend(_feed_issues(trace.steps, profile.max_feed_mm_min))
-    issues.extend(_motion_issues(program, trace.steps, sent_count))
+    if profile.production:
+        issues.extend(_motion_issues(program, trace.steps, sent_count))
     issues.sort(key=lambda issue: issue.source_line)
     return ValidationReport(
         errors=tuple(issue for issue in issues if issue.severity == ERROR),
@@ -139,19 +139,6 @@ def _spindle_issues(line: GcodeLine, profile: MachineProfile) -> list[GcodeIssue
         f"spindle speed {word}{speed:g} is above this machine's maximum of {profile.max_spindle_rpm:g} rpm"
     )
     return [GcodeIssue(line.source_line, reason)]
-
-
-def _feed_issues(steps: Sequence[Motion | Pause], max_feed_mm_min: float) -> list[GcodeIssue]:
-    """Feed moves faster than the machine may go (rapids run at the machine's own rate)."""
-    issues = []
-    for step in steps:
-        if isinstance(step, Motion) and not step.rapid and step.rate_mm_min > max_feed_mm_min + 1e-9:
-            reason = (
-                f"feed rate {step.rate_mm_min:g} mm/min is above this machine's maximum of "
-                f"{max_feed_mm_min:g} mm/min"
-            )
-            issues.append(GcodeIssue(step.source_line, reason))
-    return issues
 
 
 def _motion_issues(

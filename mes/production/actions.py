@@ -364,16 +364,19 @@ def do_jobs_interrupt_orphaned(machine_ids: list[int], *, reason: str) -> list[J
 
 
 @transaction.atomic
-def do_jobs_interrupt_stale(*, older_than_s: float) -> list[Job]:
-    """Watchdog: runs whose runner stopped beating its heart (or that no runner ever claimed) for
-    ``older_than_s`` seconds become INTERRUPTED for a machinist to look at."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    stale = (
+def do_jobs_interrupt_stale(*, older_than_s: float, unclaimed_after_s: float | None = None) -> list[Job]:
+    """Watchdog: runs whose runner stopped beating its heart for ``older_than_s`` seconds, or that no runner
+    claimed within ``unclaimed_after_s`` (default: the same) of their start, become INTERRUPTED for a
+    machinist to look at."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=older_than_s)
+    unclaimed = now - timedelta(seconds=older_than_s if unclaimed_after_s is None else unclaimed_after_s)
+    runs = (
         Job.objects.filter(state__in=ACTIVE_JOB_STATES)
-        .filter(models.Q(runner="", started_at__lt=cutoff) | models.Q(runner_heartbeat_at__lt=cutoff))
+        .filter(models.Q(runner="", started_at__lt=unclaimed) | models.Q(runner_heartbeat_at__lt=stale))
         .exclude(runner="", started_at__isnull=True)
     )
-    return [do_job_interrupt(job, reason="the machine's worker stopped reporting") for job in stale]
+    return [do_job_interrupt(job, reason="the machine's worker stopped reporting") for job in runs]
 
 
 def do_stock_item_replace(item, *, actor) -> list[Job]:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Lower, RowNumber, Trim
 from django.utils import timezone
@@ -15,6 +16,8 @@ from django.utils import timezone
 from machines import gcode
 from machines.protocol.registry import firmware_named, profile_for
 from mes.catalog.models import MachineType, Program
+from mes.core import selectors as core_selectors
+from mes.core.queues import machine_queue as machine_queue_name
 from mes.inventory.models import StockItem, StockStatus
 from mes.production.models import (
     ACTIVE_JOB_STATES,
@@ -169,6 +172,7 @@ _JOB_FIELDS = (
 _MACHINE_FIELDS = (
     "pk",
     "name",
+    "port_url",
     "machine_type",
     "firmware",
     "state",
@@ -256,6 +260,8 @@ class MachineTile:
     queue_length: int
     lot: LotCard | None
     telemetry: TelemetryCard | None
+    #: On a cable, but no live worker holds its queue: nothing the MES sends can reach it.
+    unreachable: bool = False
 
     @property
     def next_job(self) -> JobCard | None:
@@ -461,9 +467,9 @@ def terminal_board(
 ) -> TerminalBoard:
     """Everything the terminal shows, for all machines (or those in ``machine_ids``), by name.
 
-    Contract: four queries whatever the number of machines, jobs, lots and stock items (machines with
+    Contract: five queries whatever the number of machines, jobs, lots and stock items (machines with
     their lot and telemetry; current jobs; the first ``queue_depth`` queued jobs of each machine with the
-    queue's length; the life-safety banner). Returns plain data only.
+    queue's length; the life-safety banner; the live workers' queues). Returns plain data only.
     """
     now = timezone.now()
     machines = Machine.objects.order_by("name")
@@ -471,6 +477,7 @@ def terminal_board(
         machines = machines.filter(pk__in=machine_ids)
     current = _current_jobs(machine_ids)
     heads = _queue_heads(machine_ids, queue_depth)
+    live = core_selectors.live_queues(alive_s=settings.MES_WORKER_ALIVE_S)
     tiles = []
     for row in machines.values(*_MACHINE_FIELDS):
         queue = heads.get(row["pk"], ())
@@ -490,6 +497,7 @@ def terminal_board(
                 queue_length=queue[0]["queue_length"] if queue else 0,
                 lot=_lot_card(row),
                 telemetry=_telemetry_card(row, now),
+                unreachable=bool(row["port_url"]) and machine_queue_name(row["pk"]) not in live,
             )
         )
     return TerminalBoard(tiles=tuple(tiles), life_safety_machines=life_safety_queued_machines())

@@ -16,6 +16,7 @@ from django.db import transaction
 from machines import actions as machine_actions
 from machines import selectors as machine_selectors
 from mes.catalog.models import Program
+from mes.core import selectors as core_selectors
 from mes.core.errors import (
     IllegalTransition,
     InsufficientFeedstock,
@@ -130,6 +131,20 @@ def machine_lot_load(actor, *, machine: Machine, lot: FeedstockLot) -> Machine:
     return machine
 
 
+def _check_runner_alive(machine: Machine) -> None:
+    """A machine on a cable needs its worker alive (it holds the port and runs the job): a job started
+    without one would show running while nothing moves. A machine without a port is run by hand."""
+    if not machine.port_url:
+        return
+    if machine.queue_name not in core_selectors.live_queues(alive_s=settings.MES_WORKER_ALIVE_S):
+        raise RuleViolation(
+            f"{machine} is unreachable: no worker for its queue ({machine.queue_name}) has reported in the "
+            f"last {settings.MES_WORKER_ALIVE_S:g} s, so the job could not reach the machine. Start the "
+            "machine's worker (manage.py machine_workers) and try again.",
+            field="machine",
+        )
+
+
 def _check_feedstock(lot: FeedstockLot | None, program: Program, runs: int = 1) -> None:
     if lot is None:
         raise InsufficientFeedstock("Load a feedstock lot on the machine first.", field="lot")
@@ -174,6 +189,7 @@ def job_start(actor, *, job: Job, lot: FeedstockLot | None = None) -> Job:
             f"{machine} is {machine.get_state_display().lower()}; it must be idle to start a job.",
             field="machine",
         )
+    _check_runner_alive(machine)
     waiting = machine.jobs.filter(state=JobState.COMPLETED).first()
     if waiting is not None:
         raise RuleViolation(

@@ -1,7 +1,10 @@
 """Start one Celery worker per machine queue on this host (concurrency 1, prefetch 1) and keep them.
 
 On a real shop each machine host runs only the workers of the machines whose cables it holds
-(``--machines``); ``make run`` runs them all for the demo.
+(``--machines``); ``make run`` runs them all for the demo. Each machine is on its own: a worker that dies
+is reported and left dead (its machine shows unreachable within ``MES_WORKER_ALIVE_S`` and its run is
+INTERRUPTED by the watchdog; nothing restarts by itself), and the others keep running. The command ends
+when it is told to stop, or when no worker is left.
 """
 
 import signal
@@ -24,17 +27,22 @@ class Command(BaseCommand):
         machines = Machine.objects.order_by("name")
         if options["machines"]:
             machines = machines.filter(name__in=options["machines"])
+        machines = list(machines)
         workers = [self._start(machine) for machine in machines]
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        while not stop.wait(1.0):
-            if any(worker.poll() is not None for worker in workers):
-                self.stderr.write("a machine worker exited; stopping the others")
-                break
-        for worker in workers:
+        running = dict(zip(workers, machines, strict=True))
+        while running and not stop.wait(1.0):
+            for worker in [w for w in running if w.poll() is not None]:
+                machine = running.pop(worker)
+                self.stderr.write(
+                    f"{machine.name}: its worker exited (code {worker.returncode}); the other machines keep "
+                    "running. Check the machine, then restart its worker."
+                )
+        for worker in running:
             worker.terminate()
-        for worker in workers:
+        for worker in running:
             worker.wait(timeout=30)
 
     def _start(self, machine: Machine) -> subprocess.Popen:

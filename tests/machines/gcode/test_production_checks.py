@@ -49,7 +49,7 @@ def test_a_feed_over_the_machine_s_maximum_is_refused_but_rapids_are_not():
 
 @pytest.mark.parametrize(
     ("line", "command"),
-    [("G10 L2 P1 X10 Y10 Z-5", "G10"), ("G10 L20 P1 X0 Y0 Z0", "G10"), ("$X", "$X"), ("$C", "$C")],
+    [("G10 L2 P1 X10 Y10 Z-5", "G10"), ("G10 L20 P1 X290 Y0 Z0", "G10"), ("$X", "$X"), ("$C", "$C")],
 )
 def test_setup_commands_are_refused_in_production_programs(line, command):
     text = f"G21 G90\n{line}\nG0 X10\n"
