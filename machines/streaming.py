@@ -133,20 +133,24 @@ class StreamSession:
     def _estop_bytes(self) -> bytes:
         return self.engine.estop_bytes()  # pure, so safe from the control thread
 
-    def _send_estop(self) -> None:
+    def _send_estop(self) -> bool:
+        """Write the E-STOP bytes (once); return whether this call wrote them. From the moment they are
+        on the wire the run is over: ``_estop_at`` tells the loop so before anything else can."""
         with self._write_lock:
             if self._estop_at is not None:
-                return
+                return False
             transport.write_all(self.port, self._estop_bytes())
             self._estop_at = self.clock()
             self._written += len(self._estop_bytes())
-        if self.hooks.on_estop_sent:
-            try:
-                self.hooks.on_estop_sent(self._estop_at)
-            except (
-                Exception
-            ):  # the stop is on the wire; failing to record it must not stop the control thread
-                log.exception("recording the E-STOP's delivery failed")
+        return True
+
+    def _record_estop_sent(self) -> None:
+        if not self.hooks.on_estop_sent:
+            return
+        try:
+            self.hooks.on_estop_sent(self._estop_at)
+        except Exception:  # the stop is on the wire; a failed record must not end the control thread
+            log.exception("recording the E-STOP's delivery failed")
 
     # -- control thread ---------------------------------------------------------------------------
     def _control_loop(self) -> None:
@@ -157,11 +161,14 @@ class StreamSession:
                 log.exception("polling the control channel failed; retrying")
                 continue
             for command in commands:
+                sent = False
                 if command == "estop":
                     with contextlib.suppress(transport.TransportLost):  # the loop reports a lost port
-                        self._send_estop()
+                        sent = self._send_estop()
                 with self._commands_lock:
                     self._commands.append(command)
+                if sent:  # after the loop can see the command: recording it may wait on the database
+                    self._record_estop_sent()
 
     def _take_commands(self) -> list[str]:
         with self._commands_lock:
@@ -199,8 +206,7 @@ class StreamSession:
         """Apply a control command to the engine; return an outcome if it ends the run."""
         engine = self.engine
         if command == "estop":
-            engine.emergency_stop()  # its bytes are already on the wire (written by the control thread)
-            self._write(engine.safe_shutdown())  # whatever the engine still wants said after a stop
+            self._end_by_estop()
             return "estop"
         if command == "pause" and engine.state is EngineState.STREAMING:
             self._write(engine.pause())
@@ -210,6 +216,21 @@ class StreamSession:
             self._write(engine.cancel())
             return "cancelled"
         return None
+
+    def _end_by_estop(self) -> None:
+        """The E-STOP's bytes are on the wire (written by the control thread): stop the engine and say
+        whatever it still wants said after a stop. Whatever the controller answers to being stopped
+        (GRBL's reset banner...) is the stop's doing, not a failure."""
+        engine = self.engine
+        engine.emergency_stop()
+        self._write(engine.safe_shutdown())
+
+    def _stopped_by_estop(self) -> tuple[str, str] | None:
+        """``("estop", ...)`` once the control thread has written an E-STOP, whatever the loop was doing."""
+        if self._estop_at is None:
+            return None
+        self._end_by_estop()
+        return "estop", "emergency stop"
 
     def _pump(self) -> str | None:
         """One turn: send what is due, read what arrived. Return a failure reason if halted."""
@@ -233,6 +254,9 @@ class StreamSession:
             if ended is not None:
                 return ended
             halted = self._pump()
+            stopped = self._stopped_by_estop()
+            if stopped is not None:
+                return stopped
             if halted is not None or self.engine.state is EngineState.FAILED:
                 return "failed", halted or self.engine.failed or "failed"
         return "complete", ""
@@ -268,6 +292,9 @@ class StreamSession:
     def _stream_turn(self) -> tuple[str, str] | None:
         """Pump once; return ``(outcome, reason)`` once the job failed or completed, else None."""
         halted = self._pump()
+        stopped = self._stopped_by_estop()
+        if stopped is not None:  # the controller may already be answering the stop: not a failure
+            return stopped
         if halted is not None or self.engine.state is EngineState.FAILED:
             reason = halted or self.engine.failed or "failed"
             self._shutdown_after_failure()

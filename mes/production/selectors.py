@@ -510,6 +510,23 @@ def machine_queue_cards(machine: Machine) -> list[JobCard]:
     return [_job_card(row, now) for row in jobs.values(*_JOB_FIELDS)]
 
 
+def queued_jobs_blocked(jobs) -> dict[int, str]:
+    """``{job id: why it cannot start where it is queued}`` for those of ``jobs`` (queued ones only) whose
+    program the start interlock would refuse on their machine as it is set up now (offsets moved, a new
+    spindle limit...). Memoised per program text and machine profile, like the start check itself."""
+    queued = [job for job in jobs if job.state == JobState.QUEUED]
+    if not queued:
+        return {}
+    programs = Program.objects.in_bulk({job.program_id for job in queued})
+    machines = Machine.objects.in_bulk({job.machine_id for job in queued})
+    blocked = {}
+    for job in queued:
+        errors = program_errors_on_machine(programs[job.program_id], machines[job.machine_id])
+        if errors:
+            blocked[job.pk] = errors[0]
+    return blocked
+
+
 def program_materials_for_machine(machine: Machine) -> set[tuple[str, str]]:
     """(material in lower case, unit) pairs that programs for this machine's type and firmware consume."""
     programs = Program.objects.filter(machine_type=machine.machine_type, firmware=machine.firmware)

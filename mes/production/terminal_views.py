@@ -74,7 +74,9 @@ def _render_home(request, *, refusal: tuple | None = None, status: int = 200):
 def _render_machine(request, machine: Machine, *, refusal: tuple | None = None, status: int = 200):
     board = selectors.terminal_board(machine_ids=[machine.pk])
     context = _board_context(request, board, page="machine", refusal=refusal)
-    context.update(machine=machine, tile=board.tiles[0], queue=selectors.machine_queue_cards(machine))
+    queue = selectors.machine_queue_cards(machine)
+    blocked = selectors.queued_jobs_blocked(Job.objects.filter(pk__in=[card.pk for card in queue]))
+    context.update(machine=machine, tile=board.tiles[0], queue=queue, blocked=blocked)
     return render(request, "terminal/machine.html", context, status=status)
 
 

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from mes.production import selectors as production_selectors
 from mes.repairs import selectors, services
 from mes.repairs.forms import PartRequestForm, ResolveForm, TicketForm
 from mes.repairs.models import DamageTicket, PartRequest, TicketStatus
@@ -66,6 +67,14 @@ def modules(request):
     return render(request, "repairs/_module_select.html", {"form": form})
 
 
+def _mark_blocked_jobs(progress) -> None:
+    """Say, on each queued job that cannot start on its machine, why (``job.cannot_start``)."""
+    jobs = [job for entry in progress for work_order in entry.work_orders for job in work_order.job_list]
+    blocked = production_selectors.queued_jobs_blocked(jobs)
+    for job in jobs:
+        job.cannot_start = blocked.get(job.pk, "")
+
+
 def _ticket_page(
     request,
     ticket: DamageTicket,
@@ -79,6 +88,7 @@ def _ticket_page(
     """Render a ticket's page. ``refused`` is (request pk, action, message, typed reason) of a refused
     action on one request, shown next to that request's button."""
     progress = selectors.ticket_requests_progress(ticket)
+    _mark_blocked_jobs(progress)
     if refused is not None:
         for entry in progress:
             if entry.request.pk == refused[0]:
@@ -113,6 +123,7 @@ def ticket_live(request, pk: int):
     if not request.htmx:
         return _to_ticket(pk)
     progress = selectors.ticket_requests_progress(ticket)
+    _mark_blocked_jobs(progress)
     context = {
         "ticket": ticket,
         "progress": progress,

@@ -260,3 +260,36 @@ def test_a_stop_while_the_last_buffered_moves_run_ends_the_run(command, outcome)
         assert len(_estops_since(stats, result.estop_sent_at)) == 1
     else:
         assert stats.resets >= 1  # the hold ended in a soft reset that flushed the buffered moves
+
+
+def test_an_estop_whose_delivery_record_is_slow_still_ends_the_run_as_an_estop():
+    # Recording the delivery waits on the database; meanwhile GRBL answers the reset with its banner.
+    # The run must end as the E-STOP it is, at once, not as "controller reset unexpectedly" after the
+    # failure path's drain (a ten-second hold of the port, found by the E-STOP benchmark).
+    controller = Controller([(after_lines(150), "estop")])
+    recorded, release = threading.Event(), threading.Event()
+
+    def slow_record(_sent_at):
+        release.wait(timeout=30)
+        recorded.set()
+
+    hooks = streaming.StreamHooks(
+        poll_commands=controller.commands.poll, on_progress=controller.on_progress, on_estop_sent=slow_record
+    )
+    with SimulatedMachine("grbl", transport="pty", baud=115200, time_scale=0.02) as sim:
+        port = transport.open_port(sim.url, 115200)
+        session = streaming.StreamSession(
+            engine=streaming.engine_for("grbl"),
+            port=port,
+            lines=grbl_program(3000),
+            hooks=hooks,
+            progress_interval=0.0,
+        )
+        try:
+            result = session.run()
+        finally:
+            release.set()
+            transport.close_quietly(port)
+
+    assert result.outcome == "estop", result.reason
+    assert recorded.wait(timeout=5)

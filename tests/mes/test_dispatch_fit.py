@@ -59,3 +59,31 @@ def test_the_same_program_is_queued_once_the_work_zero_leaves_room(shop):
     request_one(shop, revision)
 
     assert Job.objects.get().machine == shop.mill
+
+
+def test_a_queued_job_that_can_no_longer_start_says_so_and_moves_when_cancelled(shop):
+    from django.test import Client
+    from django.urls import reverse
+
+    from mes.production import services as production
+
+    ticket = repairs.ticket_file(
+        shop.engineer, sector=shop.sector, module=shop.module, severity="critical", description="breach"
+    )
+    Machine.objects.filter(pk=shop.printer.pk).update(state="maintenance")
+    repairs.part_request_create(shop.engineer, ticket=ticket, revision=shop.revision, quantity=1)
+    job = Job.objects.get(machine=shop.mill)
+    # The machinist re-zeroes the mill where the bracket no longer fits.
+    Machine.objects.filter(pk=shop.mill.pk).update(work_offsets={"G54": [250.0, 10.0, 50.0]})
+    client = Client()
+    client.force_login(shop.machinist)
+
+    machine_page = client.get(reverse("terminal:machine", args=[shop.mill.pk])).content.decode()
+    client.force_login(shop.engineer)
+    ticket_page = client.get(reverse("repairs:ticket", args=[ticket.pk])).content.decode()
+
+    assert 'data-testid="cannot-start"' in machine_page and "outside the work envelope" in machine_page
+    assert 'data-testid="job-cannot-start"' in ticket_page and "Cannot start on Mill-1" in ticket_page
+    Machine.objects.filter(pk=shop.printer.pk).update(state="idle")
+    production.job_cancel(shop.machinist, job=job, reason="does not fit the stock as zeroed")
+    assert Job.objects.get(state="queued").machine == shop.printer
