@@ -136,6 +136,8 @@ def run_trials(trials: int) -> list[dict]:
                         "wire_ms": (sim.stats.estop_times[-1] - t0) * 1000,
                         "answer_ms": (answered - t0) * 1000,
                         "status": response.json()["status"],
+                        # issued (the command row was made) -> delivered (the runner's stamp), both DB-side
+                        "runner_ms": response.json()["latency_ms"],
                     }
                 )
                 production.machine_clear_error(shop.machinist, machine=shop.mill, note="benchmark")
@@ -178,6 +180,8 @@ def main() -> None:
         f"(load average {load:.1f} at the end)"
     )
     print(f"| request -> stop byte at the mill ({len(wire)} trials) | {summary(wire)} | p99 < 50 ms |")
+    runner_side = [r["runner_ms"] for r in results if r["runner_ms"] is not None]
+    print(f"| command row made -> runner's delivery stamp | {summary(runner_side)} | |")
     print(f"| request -> API answer (waits for the runner's confirmation) | {summary(answer)} | |")
     print(f"| reported delivered | {delivered} of {len(results)} | all |")
 

@@ -20,6 +20,12 @@ def do_machine_command_send(machine, command: str, *, actor=None, job=None) -> M
     )
 
 
+def do_machine_command_link_job(command: MachineCommand, job) -> None:
+    """Record on a command already sent the job its machine was running (for the audit trail)."""
+    MachineCommand.objects.filter(pk=command.pk).update(job=job)
+    command.job = job
+
+
 class CommandPoller:
     """The runner's view of a machine's control channel.
 

@@ -91,7 +91,7 @@ class StreamSession:
     hooks: StreamHooks = field(default_factory=StreamHooks)
     progress_interval: float = 1.0
     telemetry_interval: float = 0.5
-    control_interval: float = 0.01
+    control_interval: float = 0.005
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:

@@ -408,11 +408,13 @@ def _await_delivery(command_ids: list[int], *, timeout_s: float) -> dict[int, ob
 def _emergency_stop(actor, machines: list[Machine], *, why: str) -> list[StopReport]:
     """Send every stop first (each committed at once, so each runner sees its own within milliseconds),
     lock every machine in error, then wait for the runners to confirm the bytes are on the wire."""
-    commands = []
-    for machine in machines:
-        active = Job.objects.filter(machine=machine, state__in=ACTIVE_JOB_STATES).first()
-        commands.append(machine_actions.do_machine_command_send(machine, "estop", actor=actor, job=active))
+    # Nothing is read before the stops go out: every query here is time before the bytes reach a wire.
+    commands = [machine_actions.do_machine_command_send(m, "estop", actor=actor) for m in machines]
     ids = [machine.pk for machine in machines]
+    for command in commands:  # the audit trail's link to the job, once every stop is out
+        active = Job.objects.filter(machine_id=command.machine_id, state__in=ACTIVE_JOB_STATES).first()
+        if active is not None:
+            machine_actions.do_machine_command_link_job(command, active)
     connected = selectors.machines_with_live_runner(ids, alive_s=settings.MES_RUNNER_ALIVE_S)
     locked = [actions.do_machine_lock_stopped(machine, actor=actor, why=why) for machine in machines]
     sent = list(zip(locked, commands, strict=True))
@@ -433,7 +435,6 @@ def machine_emergency_stop(actor, *, machine: Machine, reason: str = "") -> Stop
     stop reached the controller's wire, was not confirmed, or could not be delivered (no runner connected):
     a software stop is never the only stop."""
     authorize(actor, "machine_emergency_stop")
-    machine = Machine.objects.get(pk=machine.pk)
     why = reason or f"emergency stop pressed by {actor}"
     return _emergency_stop(actor, [machine], why=why)[0]
 
