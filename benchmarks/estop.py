@@ -86,7 +86,7 @@ def run_trials(trials: int) -> list[dict]:
 
     call_command("migrate", verbosity=0)
     from mes.production import services as production
-    from mes.production.models import Machine
+    from mes.production.models import FeedstockLot, Machine
     from mes.repairs import services as repairs
     from simulators.serve import SimulatedMachine
     from tests.factories import make_shop
@@ -94,6 +94,8 @@ def run_trials(trials: int) -> list[dict]:
 
     shop = make_shop()
     Machine.objects.filter(pk=shop.printer.pk).update(state="maintenance")
+    # Every stopped run uses up the blank it started on: enough blanks for any number of trials.
+    FeedstockLot.objects.filter(pk=shop.blanks.pk).update(quantity_received=10**6, quantity_on_hand=10**6)
     client = Client()
     client.force_login(shop.machinist)
     # A shop's web process is warm: load the API stack once, as any earlier request would have.
