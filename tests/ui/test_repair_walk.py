@@ -38,7 +38,7 @@ def long_mill_program(passes: int = 60) -> str:
     lines.append("G1 Z-0.5 F150")
     for i in range(passes):
         y = round(0.2 * i, 2)
-        lines += [f"G1 X{78 if i % 2 == 0 else 2} Y{y} F6000", f"G1 Y{y + 0.1:.2f} F600"]
+        lines += [f"G1 X{78 if i % 2 == 0 else 2} Y{y} F2000", f"G1 Y{y + 0.1:.2f} F600"]
     lines += ["G0 Z5", "M5", "M30"]
     return "\n".join(lines) + "\n"
 
@@ -212,7 +212,10 @@ def test_a_machinist_presses_estop_mid_run_and_the_machine_receives_it(login, sh
     # connect handshake's soft reset is a 0x18 too).
     assert sim.wait_for(lambda core: any(t >= pressed_at for t in core.stats.estop_times), timeout=15)
     expect(machinist.get_by_test_id(tile).get_by_test_id("machine-state")).to_have_text("error")
-    job = Job.objects.get()
-    assert job.state == "failed" and "emergency stop" in job.outcome
+    # The tile says the stop reached the controller (the runner confirmed it was on the wire).
+    expect(machinist.get_by_test_id(tile)).to_contain_text("Mill-1 stopped: the emergency stop reached its")
+    job = Job.objects.get(state="failed")
+    assert "emergency stop" in job.outcome
+    assert Job.objects.get(state="queued").work_order == job.work_order  # the demand is not lost
     assert len(sim.executed) < executed_before + 200  # it stopped: most of the program never ran
     screenshot(machinist, "terminal-after-estop")
