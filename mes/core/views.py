@@ -1,5 +1,6 @@
 """Pages every role shares: the health page and the home page."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -13,7 +14,8 @@ def health(request):
     """What database and broker this installation uses, and whether they answer (no login needed)."""
     report = {"database": checks.database_health(), "broker": checks.broker_health()}
     report["ok"] = report["database"]["ok"] and report["broker"]["ok"]
-    report["workers"] = selectors.workers_seen() if report["database"]["ok"] else []
+    alive_s = settings.MES_WORKER_ALIVE_S
+    report["workers"] = selectors.workers_seen(alive_s=alive_s) if report["database"]["ok"] else []
     code = 200 if report["ok"] else 503
     if request.GET.get("format") == "json" or "json" in request.headers.get("Accept", ""):
         return JsonResponse(report, status=code)

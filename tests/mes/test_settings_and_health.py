@@ -134,3 +134,23 @@ def test_a_test_run_queues_its_tasks_in_a_broker_folder_of_its_own(settings):
     written = set(test_queue.glob("*")) - test_before
     assert len(written) == 1 and "isolation-check" in written.pop().read_text()
     assert (set(shop_queue.glob("*")) if shop_queue.exists() else set()) == shop_before
+
+
+@pytest.mark.django_db
+def test_health_page_tells_a_live_worker_from_a_silent_one(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mes.core.models import WorkerHeartbeat
+
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(worker="mill-1@host", queue="machine.1", seen_at=now)
+    silent = now - timedelta(seconds=settings.MES_WORKER_ALIVE_S + 30)
+    WorkerHeartbeat.objects.create(worker="mill-2@host", queue="machine.2", seen_at=silent)
+
+    workers = {w["worker"]: w for w in client.get("/health/?format=json").json()["workers"]}
+    page = client.get("/health/").content.decode()
+
+    assert workers["mill-1@host"]["alive"] is True and workers["mill-2@host"]["alive"] is False
+    assert "silent for 3" in page and "stopped or dead" in page
