@@ -26,15 +26,19 @@ def keep_beating(worker: str, queues: list[str], *, stop: threading.Event | None
     until ``stop`` is set or the process ends. A failed write is logged and retried at the next beat."""
     queue = ",".join(sorted(queues))
     stop = stop or threading.Event()
-    do_worker_heartbeat_record(worker=worker, queue=queue)
+
+    def record() -> None:
+        try:
+            close_old_connections()
+            do_worker_heartbeat_record(worker=worker, queue=queue)
+        except Exception:  # a database hiccup must not end the heartbeat for good
+            log.exception("recording the heartbeat of %s failed", worker)
+
+    record()  # at once: the worker's machines become reachable as soon as it is ready
 
     def beat() -> None:
         while not stop.wait(settings.MES_WORKER_HEARTBEAT_S):
-            try:
-                close_old_connections()
-                do_worker_heartbeat_record(worker=worker, queue=queue)
-            except Exception:  # a database hiccup must not end the heartbeat for good
-                log.exception("recording the heartbeat of %s failed", worker)
+            record()
 
     thread = threading.Thread(target=beat, name="mes-heartbeat", daemon=True)
     thread.start()
