@@ -11,8 +11,11 @@ from machines.protocol.base import EngineState, ProtocolEngine, ProtocolStateErr
 from machines.protocol.events import (
     Acknowledged,
     Alarm,
+    BuildInfo,
     Busy,
     Capabilities,
+    ConnectionLost,
+    ControllerSettings,
     Event,
     FirmwareError,
     Halted,
@@ -41,8 +44,11 @@ from machines.protocol.registry import (
 __all__ = [
     "Acknowledged",
     "Alarm",
+    "BuildInfo",
     "Busy",
     "Capabilities",
+    "ConnectionLost",
+    "ControllerSettings",
     "EngineState",
     "Event",
     "FirmwareError",

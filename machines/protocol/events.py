@@ -158,3 +158,35 @@ class ParserState(Event):
     """GRBL ``[GC:G0 G54 G17 ...]``: the active modal g-code state."""
 
     modes: str
+
+
+@dataclass(frozen=True)
+class ConnectionLost(Event):
+    """The machine said nothing for ``silent_for`` seconds while it owed an answer or a report.
+
+    Emitted right before the :class:`Halted` that ends the job, so a runner can tell a silent link
+    (a pulled cable, a powered-down controller) from a firmware that halted.
+    """
+
+    silent_for: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class ControllerSettings(Event):
+    """The controller's persistent settings as it reported them (GRBL ``$$``: ``{"130": "200.000"}``)."""
+
+    settings: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class BuildInfo(Event):
+    """What the controller says about its build (GRBL ``$I``: ``[VER:..]`` and ``[OPT:..]``).
+
+    ``planner_blocks``/``rx_buffer`` are None when the firmware did not report them.
+    """
+
+    version: str
+    options: str
+    planner_blocks: int | None
+    rx_buffer: int | None
