@@ -58,9 +58,15 @@ class Message(Event):
 
 @dataclass(frozen=True)
 class HostAction(Event):
-    """Marlin asks the host to do something (``//action:pause`` -> ``"pause"``)."""
+    """The firmware tells or asks the host something (``//action:out_of_filament T0``).
+
+    ``action`` is the lower-case name ("pause", "paused", "resume", "resumed", "cancel",
+    "out_of_filament", or "prompt" for a whole host prompt), ``detail`` the rest of the text (for a
+    prompt: the question and its choices in one line).
+    """
 
     action: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)
