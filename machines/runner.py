@@ -52,6 +52,29 @@ class _MesHooks:
     def on_telemetry(self, snapshot: dict) -> None:
         actions.do_machine_telemetry_record(self.machine_id, job_id=self.job_id, snapshot=snapshot)
 
+    def on_controller_report(self, report: dict) -> None:
+        production.do_machine_controller_report_record(self.machine_id, report=report)
+
+    def on_host_action(self, action: str, detail: str) -> None:
+        """The machine's own requests reach the job: a pause or a runout pauses it for a machinist."""
+        if action in HOST_PAUSES:
+            production.do_job_pause_by_machine(self.job_id, reason=host_action_reason(action, detail))
+        elif action in HOST_RESUMES:
+            production.do_job_resume_by_machine(self.job_id, reason="resumed at the machine")
+
+
+#: Host actions (``//action:...``) that pause the job, and those that resume it.
+HOST_PAUSES = frozenset({"pause", "paused", "out_of_filament"})
+HOST_RESUMES = frozenset({"resume", "resumed"})
+
+
+def host_action_reason(action: str, detail: str) -> str:
+    """What a machine's pause request means for the machinist, in words."""
+    if action == "out_of_filament":
+        tool = f" ({detail})" if detail else ""
+        return f"Filament ran out{tool}: load new filament, then resume the job."
+    return "Paused at the machine (its own panel or firmware): check it, then resume the job."
+
 
 def run_job(job_id: int, *, runner_name: str) -> str:
     """Drive one job; return its outcome word. Safe to call twice for the same job.
@@ -78,7 +101,8 @@ def _drive(job) -> str:
         reason = "program refused before sending: " + "; ".join(str(i) for i in report.errors[:3])
         production.do_job_fail_run(job_id, reason=reason)
         return "refused"
-    lines = prelude_lines(machine) + parsed.sendable()
+    prelude = prelude_lines(machine)
+    lines = prelude + parsed.sendable()
     try:
         port = transport.open_port(machine.port_url, machine.baud)
     except transport.TransportLost as exc:
@@ -95,13 +119,39 @@ def _drive(job) -> str:
             on_estop_sent=hooks.on_estop_sent,
             on_progress=hooks.on_progress,
             on_telemetry=hooks.on_telemetry,
+            on_host_action=hooks.on_host_action,
+            on_controller_report=hooks.on_controller_report,
         ),
     )
     try:
         result = session.run()
     finally:
         transport.close_quietly(port)
+    production.do_job_record_run(
+        job_id, record=run_record(result, prelude=lines[: len(prelude_lines(machine))])
+    )
     return _conclude(job_id, result)
+
+
+def run_record(result: streaming.StreamResult, *, prelude: list[tuple[int, str]]) -> dict:
+    """How the run went on the wire, for the job's record: the program's lines are counted apart from
+    the lines the host added (prelude, handshake, housekeeping, settle command)."""
+    host_lines = dict(result.host_lines)
+    for _, text in prelude:
+        host_lines[text] = host_lines.get(text, 0) + 1
+    return {
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "lines_total": result.lines_total,
+        "lines_sent": result.lines_sent,
+        "lines_acknowledged": result.lines_acknowledged,
+        "resends": result.resends,
+        "errors": result.errors,
+        "seconds": round(result.seconds, 3),
+        "bytes_written": result.bytes_written,
+        "bytes_read": result.bytes_read,
+        "host_lines": host_lines,
+    }
 
 
 def _conclude(job_id: int, result: streaming.StreamResult) -> str:

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from machines import transport
 from machines.protocol import (
+    ConnectionLost,
     EngineState,
     Halted,
+    HostAction,
     ProtocolEngine,
     StatusReport,
     Temperatures,
@@ -30,6 +32,15 @@ from machines.protocol import (
 log = logging.getLogger(__name__)
 
 __all__ = ["StreamHooks", "StreamResult", "StreamSession", "engine_for"]
+
+#: Host actions worth showing the machinist, in words (the telemetry's message).
+HOST_ACTION_MESSAGES = {
+    "prompt": "The machine asks: {detail}",
+    "out_of_filament": "Filament ran out {detail}",
+    "notification": "{detail}",
+    "paused": "Paused at the machine",
+    "pause": "The machine asked to pause",
+}
 
 # How long a cancel may keep the port open for the engine's last bytes (e.g. GRBL's reset after its hold).
 CANCEL_DRAIN_S = 15.0
@@ -44,6 +55,8 @@ class StreamHooks:
     on_progress: Callable[[int, int], None] | None = None  # (acknowledged, total), at most every second
     on_telemetry: Callable[[dict], None] | None = None  # latest state, at most every telemetry interval
     on_estop_sent: Callable[[float], None] | None = None  # monotonic time the E-STOP bytes were written
+    on_host_action: Callable[[str, str], None] | None = None  # (action, detail) the firmware sent
+    on_controller_report: Callable[[dict], None] | None = None  # once connected: what the machine said
 
 
 @dataclass
@@ -59,6 +72,8 @@ class StreamResult:
     bytes_written: int
     bytes_read: int
     estop_sent_at: float | None = None
+    #: Lines the host added to the program's (handshake, housekeeping, settle command), with counts.
+    host_lines: dict = field(default_factory=dict)
 
     @property
     def bytes_per_second(self) -> float:
@@ -95,7 +110,8 @@ class StreamSession:
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        self.lines = self._with_settle_command(self.lines)
+        lines = self.lines
+        self.lines = self._with_settle_command(lines)
         self._idle_reports = 0
         self._write_lock = threading.Lock()
         self._commands: list[str] = []
@@ -107,6 +123,10 @@ class StreamSession:
         self._telemetry = _Telemetry()
         self._last_progress = -1.0
         self._last_telemetry = -1.0
+        self._settle_added = self.lines is not lines
+        self._lost: str | None = None  # why the link is gone, once the engine said so
+        self._cancelled_by_machine = False
+        self._reported_controller = False
 
     def _with_settle_command(self, lines: Sequence[tuple[int, str]]) -> Sequence[tuple[int, str]]:
         """``lines`` ending with the engine's settle command, if it has one.
@@ -238,7 +258,32 @@ class StreamSession:
         self._write(self.engine.data_to_send(now) + self.engine.poll(now))
         data = transport.read_available(self.port)
         self._read += len(data)
-        return self._observe(self.engine.receive_data(data, self.clock()), now)
+        events = self.engine.receive_data(data, self.clock())
+        self._react(events)
+        return self._observe(events, now)
+
+    def _react(self, events) -> None:
+        """What the machine said that the job must hear of: a lost link, host actions, its report."""
+        for event in events:
+            if isinstance(event, ConnectionLost):
+                self._lost = event.detail
+            elif isinstance(event, HostAction):
+                self._on_host_action(event)
+        if not self._reported_controller and self.engine.state in (EngineState.READY, EngineState.STREAMING):
+            self._reported_controller = True
+            if self.hooks.on_controller_report:
+                self.hooks.on_controller_report(self.engine.controller_report())
+
+    def _on_host_action(self, event: HostAction) -> None:
+        """The engine already stopped or restarted its feed for pause/resume; a cancel ends the run here."""
+        if event.action == "cancel" and self.engine.state in (EngineState.STREAMING, EngineState.PAUSED):
+            self._write(self.engine.cancel())
+            self._cancelled_by_machine = True
+        said = HOST_ACTION_MESSAGES.get(event.action)
+        if said is not None:
+            self._telemetry.message = said.format(detail=event.detail).strip()
+        if self.hooks.on_host_action:
+            self.hooks.on_host_action(event.action, event.detail)
 
     def _await_idle(self) -> tuple[str, str]:
         """After the last acknowledgement, wait for a status report saying the machine stopped moving.
@@ -257,6 +302,8 @@ class StreamSession:
             stopped = self._stopped_by_estop()
             if stopped is not None:
                 return stopped
+            if self._lost is not None:
+                return "lost", f"connection lost: {self._lost}"
             if halted is not None or self.engine.state is EngineState.FAILED:
                 return "failed", halted or self.engine.failed or "failed"
         return "complete", ""
@@ -295,10 +342,15 @@ class StreamSession:
         stopped = self._stopped_by_estop()
         if stopped is not None:  # the controller may already be answering the stop: not a failure
             return stopped
+        if self._lost is not None:
+            return "lost", f"connection lost: {self._lost}"
         if halted is not None or self.engine.state is EngineState.FAILED:
             reason = halted or self.engine.failed or "failed"
             self._shutdown_after_failure()
             return "failed", reason
+        if self._cancelled_by_machine:
+            self._drain_cancel()
+            return "failed", "the machine asked to cancel the job (its own panel or firmware)"
         if self.engine.state is EngineState.COMPLETE:
             return self._await_idle() if self.engine.confirms_stop_by_status else ("complete", "")
         return None
@@ -340,4 +392,12 @@ class StreamSession:
             bytes_written=self._written,
             bytes_read=self._read,
             estop_sent_at=self._estop_at,
+            host_lines=self._host_lines(),
         )
+
+    def _host_lines(self) -> dict:
+        lines = dict(self.engine.host_lines)
+        if self._settle_added:
+            settle = self.lines[-1][1]
+            lines[settle] = lines.get(settle, 0) + 1
+        return lines

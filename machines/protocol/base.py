@@ -333,6 +333,16 @@ class ProtocolEngine(ABC):
         """
         return False
 
+    @property
+    def host_lines(self) -> dict[str, int]:
+        """Lines the engine wrote on its own (handshake, housekeeping), each with how often it was sent."""
+        return {}
+
+    def controller_report(self) -> dict:
+        """What the machine said about itself at connect (firmware, capabilities, settings, buffers) and
+        ``"warnings"``: what that means for the people using it, in words. Default: nothing known."""
+        return {}
+
     @classmethod
     def job_prelude(cls, *, home: bool, work_offsets: Mapping[str, Sequence[float]]) -> list[str]:
         """Lines to send before a job so that it runs in the frame it was validated in.

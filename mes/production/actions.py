@@ -385,3 +385,48 @@ def do_stock_item_replace(item, *, actor) -> list[Job]:
     if item.job_id is None:
         return []
     return do_work_order_replace_shortfall(item.job.work_order, actor=actor)
+
+
+def do_job_pause_by_machine(job_id: int, *, reason: str) -> Job | None:
+    """The machine paused itself or asked the host to (a filament runout, its own panel): the job and the
+    machine show PAUSED with the reason, for a machinist to act on and resume. No command goes back:
+    the runner has already stopped feeding lines. None if the job was not running."""
+    with transaction.atomic():
+        job = do_job_lock(Job(pk=job_id))
+        if job.state != JobState.RUNNING:
+            return None
+        transition(
+            job, JobState.PAUSED, actor=job.operator, table=JOB_TRANSITIONS, field="state", reason=reason
+        )
+        machine = Machine.objects.select_for_update().get(pk=job.machine_id)
+        if machine.state == MachineState.RUNNING:
+            do_machine_state_set(machine, MachineState.PAUSED, actor=job.operator, reason=reason)
+        return job
+
+
+def do_job_resume_by_machine(job_id: int, *, reason: str) -> Job | None:
+    """The machine resumed by itself (its panel): the job and the machine run again. None if it was not
+    paused."""
+    with transaction.atomic():
+        job = do_job_lock(Job(pk=job_id))
+        if job.state != JobState.PAUSED:
+            return None
+        transition(
+            job, JobState.RUNNING, actor=job.operator, table=JOB_TRANSITIONS, field="state", reason=reason
+        )
+        machine = Machine.objects.select_for_update().get(pk=job.machine_id)
+        if machine.state == MachineState.PAUSED:
+            do_machine_state_set(machine, MachineState.RUNNING, actor=job.operator, reason=str(job))
+        return job
+
+
+def do_job_record_run(job_id: int, *, record: dict) -> None:
+    """Keep how the run went on the wire with the job (see ``Job.run_record``)."""
+    Job.objects.filter(pk=job_id).update(run_record=record)
+
+
+def do_machine_controller_report_record(machine_id: int, *, report: dict) -> None:
+    """Keep what the controller said about itself at connect, for the machine's page."""
+    Machine.objects.filter(pk=machine_id).update(
+        controller_report=report, controller_report_at=timezone.now()
+    )

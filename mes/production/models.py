@@ -82,6 +82,10 @@ class Machine(models.Model):
         on_delete=models.SET_NULL,
         related_name="loaded_on",
     )
+    # What the controller said about itself the last time a runner connected (firmware, capabilities,
+    # settings, buffers, and warnings in words): see ProtocolEngine.controller_report.
+    controller_report = models.JSONField(default=dict, blank=True)
+    controller_report_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -249,6 +253,9 @@ class Job(models.Model):
     runner = models.CharField(max_length=200, blank=True)
     runner_heartbeat_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True, help_text="Why the job ended the way it did")
+    # How the run went on the wire: lines sent/acknowledged, resends, errors, bytes, and which lines the
+    # host added to the program's (handshake, housekeeping, settle command) with their counts.
+    run_record = models.JSONField(default=dict, blank=True)
     history = HistoricalRecords(excluded_fields=["progress", "lines_acknowledged", "runner_heartbeat_at"])
 
     class Meta:
