@@ -75,6 +75,15 @@ class Stats:
     estop_times: list[float] = field(default_factory=list)  # when each e-stop arrived
     alarms: list[int] = field(default_factory=list)  # GRBL alarm codes reported
     warnings: list[str] = field(default_factory=list)  # e.g. Marlin soft-endstop clamps
+    silenced_bytes: int = 0  # bytes lost either way while the shell's link was silent (go_silent)
+
+    @property
+    def rx_bytes_lost(self) -> int:
+        """Bytes that reached the firmware's UART while its receive buffer was full, and were lost.
+
+        The same count as ``overruns``, under the name benchmarks assert on (it should stay 0).
+        """
+        return self.overruns
 
     def snapshot(self) -> Stats:
         """A deep-enough copy that a test can keep while the core runs on."""

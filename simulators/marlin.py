@@ -22,6 +22,44 @@ Modelled behaviour (Marlin's ``queue.cpp``/``gcode.cpp``/``temperature.cpp``):
   ``M108`` cancels a heating wait.
 * Soft endstops clamp moves to ``[0, bed_size]`` and record a warning.
 
+Knobs modelled on real peers (each option's default is stock Marlin 2.1):
+
+* ``line_errors`` — what a bad line gets back (see :data:`LINE_ERRORS`):
+
+  - ``"marlin"`` (Marlin 2.1; also 2.0/1.1 for the three numbered-line errors): line number checked first,
+    then the checksum. ``Error:Line Number is not Last Line Number+1, Last Line: 99`` /
+    ``Error:checksum mismatch, Last Line: 99`` / ``Error:No Checksum with line number, Last Line: 99``,
+    each followed by ``Resend: 100`` and ``ok``. An unnumbered line with ``*`` is accepted.
+  - ``"marlin1"`` (Marlin 1.0/1.1): as ``"marlin"``, but an unnumbered line with ``*`` is rejected with
+    ``Error:No Line Number with checksum, Last Line: 99`` and *nothing else* (no Resend, no ok).
+  - ``"prusa"`` (Prusa-Firmware 3.x ``cmdqueue.cpp``): the Marlin texts, and the unnumbered-with-``*``
+    error is followed by ``Resend: 100`` / ``ok`` like the others.
+  - ``"octoprint"`` (OctoPrint's virtual printer, default settings): the checksum is checked first:
+    ``Error: Checksum mismatch``; then the number: ``Error: expected line 100 got 101``; both
+    followed by ``Resend:100`` (no space) and ``ok``. A numbered line without checksum is accepted.
+  - ``"reprap"`` (RepRapFirmware 3.x in Marlin mode, ``StringParser::LineFinished``): a line with a
+    bad checksum is silently discarded — no error, no resend, no ok; line numbers are not checked
+    for sequence and a missing checksum is accepted.  The host only notices by its own timeout.
+
+* ``resend`` — the tail after the error line: ``"stock"`` (``Resend`` then ``ok``); ``"no_ok"``
+  (``Resend`` only: Marlin bugfix-2.0.x of early 2018, MarlinFirmware/Marlin#10027; Prusa 3.0.12 to 3.1.x,
+  prusa3d/Prusa-Firmware#331; OctoPrint's ``brokenResend``); ``"ok_only"`` (``ok`` without any
+  ``Resend``: no stock firmware does this for a numbered line, but a host must not assume every
+  error carries one); ``"error_only"`` (neither, as Marlin 1.1 does for ``No Line Number with
+  checksum``).  ``resend_delay`` (real seconds) holds the tail back, so other output such as
+  auto-reports or ``busy:`` may come between the error and the ``Resend`` (Marlin itself sends them
+  back to back; a buffering bridge between host and board need not).
+* ``emergency_parser`` off (``EMERGENCY_PARSER`` disabled): nothing is seen before the RX buffer.
+  Marlin then acts on an *unnumbered* ``M108``/``M112``/``M410`` when the line is read from the RX
+  buffer (``get_serial_commands``'s "process critical commands early"), which only happens while
+  the queue has room and no command blocks; so ``M108`` cannot break an ``M109``/``M190`` wait and
+  ``M112`` waits behind a blocking command.  A *numbered* ``N.. M112*..`` is not matched there (the
+  line starts with ``N``) and only kills when it reaches the head of the queue.
+* ``autoreport_temp`` off: ``M155`` is an unknown command.  ``host_action_commands`` /
+  ``prompt_support`` / ``runout_sensor``: ``//action:`` lines (:meth:`MarlinCore.filament_runout`,
+  :meth:`MarlinCore.menu_action`); all appear in ``M115``'s ``Cap:`` lines.
+* ``M113 S<n>`` sets the ``busy:`` interval (``S0``: off; bare ``M113`` reports it).
+
 Periodic reports (busy, auto-report, heating-wait lines) use simulated
 seconds scaled by ``time_scale``, but never come faster than one per
 ``MIN_REPORT_PERIOD_S`` of wall time: at a tiny time scale they would
@@ -51,6 +89,8 @@ BOOT_LINES = (
 )
 KILLED = "Error:Printer halted. kill() called!"
 BUSY = "echo:busy: processing"
+PAUSED_FOR_USER = "echo:busy: paused for user"
+RUNOUT_SCRIPT = "M600"  # Marlin's default FILAMENT_RUNOUT_SCRIPT
 MAX_CMD_SIZE = 96
 TEMP_WINDOW = 1.0  # °C band a heating wait must stay in for the residency time
 STEPS_PER_MM = (80.0, 80.0, 400.0)
@@ -88,6 +128,56 @@ _CAPS = {
     "COOLER_TEMPERATURE": 0,
     "MEATPACK": 0,
 }
+
+#: ``line_errors`` dialects: error texts per fault (``None``: the fault is not detected; ``""``: the line
+#: is dropped without a word), the ``Resend`` format, and which check comes first.
+LINE_ERRORS = {
+    "marlin": {
+        "flush_rx": True,  # gcode_line_error empties the RX buffer before asking for the resend
+        "line_number": "Error:Line Number is not Last Line Number+1, Last Line: {last}",
+        "checksum": "Error:checksum mismatch, Last Line: {last}",
+        "no_checksum": "Error:No Checksum with line number, Last Line: {last}",
+        "no_line_number": None,
+        "resend": "Resend: {expected}",
+        "checksum_first": False,
+    },
+    "marlin1": {
+        "flush_rx": True,  # gcode_line_error empties the RX buffer before asking for the resend
+        "line_number": "Error:Line Number is not Last Line Number+1, Last Line: {last}",
+        "checksum": "Error:checksum mismatch, Last Line: {last}",
+        "no_checksum": "Error:No Checksum with line number, Last Line: {last}",
+        "no_line_number": "Error:No Line Number with checksum, Last Line: {last}",
+        "resend": "Resend: {expected}",
+        "checksum_first": False,
+        "no_tail": ("no_line_number",),  # Marlin 1.x: error only, no Resend, no ok
+    },
+    "prusa": {
+        "flush_rx": True,  # gcode_line_error empties the RX buffer before asking for the resend
+        "line_number": "Error:Line Number is not Last Line Number+1, Last Line: {last}",
+        "checksum": "Error:checksum mismatch, Last Line: {last}",
+        "no_checksum": "Error:No Checksum with line number, Last Line: {last}",
+        "no_line_number": "Error:No Line Number with checksum, Last Line: {last}",
+        "resend": "Resend: {expected}",
+        "checksum_first": False,
+    },
+    "octoprint": {
+        "line_number": "Error: expected line {expected} got {got}",
+        "checksum": "Error: Checksum mismatch",
+        "no_checksum": None,
+        "no_line_number": None,
+        "resend": "Resend:{expected}",
+        "checksum_first": True,
+    },
+    "reprap": {
+        "line_number": None,
+        "checksum": "",
+        "no_checksum": None,
+        "no_line_number": None,
+        "resend": "",
+        "checksum_first": True,
+    },
+}
+RESEND_STYLES = ("stock", "no_ok", "ok_only", "error_only")
 
 _COMMAND = re.compile(r"([GMT])(\d+)")
 _PARAM = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
@@ -151,33 +241,48 @@ class _Block:
     progress: float = 0.0
 
 
+_EP_DONE = ("M108", "M112", "M410")
+
+
 @dataclass
 class _EmergencyParser:
-    """Marlin's byte-level parser for M108/M112/M410 (runs before the buffer)."""
+    """Marlin's byte-level parser for M108/M112/M410/M876 (runs before the buffer).
+
+    ``M876 S<n>`` (a prompt response) is recognised as Marlin does with ``HOST_PROMPT_SUPPORT``;
+    the caller decides whether that option is on.  ``value`` holds its ``S`` number.
+    """
 
     state: str = "reset"
+    value: int = 0
     transitions: dict = field(
         default_factory=lambda: {
             ("M", "1"): "M1",
             ("M", "4"): "M4",
+            ("M", "8"): "M8",
             ("M1", "0"): "M10",
             ("M1", "1"): "M11",
             ("M10", "8"): "M108",
             ("M11", "2"): "M112",
             ("M4", "1"): "M41",
             ("M41", "0"): "M410",
+            ("M8", "7"): "M87",
+            ("M87", "6"): "M876",
         }
     )
 
     def feed(self, ch: str) -> str | None:
-        """Consume one character; return ``"M108"``/``"M112"``/``"M410"`` on EOL."""
+        """Consume one character; return ``"M108"``/``"M112"``/``"M410"``/``"M876"`` on EOL."""
         if ch in "\r\n":
             done, self.state = self.state, "reset"
-            return done if done in ("M108", "M112", "M410") else None
+            if done == "M876SN":
+                return "M876"
+            return done if done in _EP_DONE else None
         s = self.state
-        if s in ("M108", "M112", "M410", "ignore"):
+        if s in _EP_DONE or s == "ignore":
             return None  # Marlin ignores the rest of the line (e.g. "*checksum")
-        if s == "reset":
+        if s.startswith("M876"):
+            self._feed_m876(s, ch)
+        elif s == "reset":
             self.state = {" ": "reset", "N": "N", "M": "M"}.get(ch, "ignore")
         elif s == "N":
             self.state = "N" if (ch.isdigit() or ch in " -") else ("M" if ch == "M" else "ignore")
@@ -186,6 +291,16 @@ class _EmergencyParser:
         else:
             self.state = self.transitions.get((s, ch), "ignore")
         return None
+
+    def _feed_m876(self, s: str, ch: str) -> None:
+        if s == "M876" and ch == "S":
+            self.state, self.value = "M876S", 0
+        elif s in ("M876S", "M876SN") and ch.isdigit():
+            self.state, self.value = "M876SN", self.value * 10 + int(ch)
+        elif s == "M876" and ch == " ":
+            pass
+        else:
+            self.state = "ignore"
 
 
 class MarlinCore(FirmwareCore):
@@ -200,6 +315,14 @@ class MarlinCore(FirmwareCore):
     :param keepalive_interval: simulated seconds between ``busy:`` lines.
     :param bed_size: soft-endstop envelope X, Y, Z in mm, or ``None``.
     :param residency: simulated seconds a heating wait must hold temperature.
+    :param line_errors: error dialect for bad lines, a key of :data:`LINE_ERRORS` (``"marlin"``).
+    :param resend: what follows a line error, one of :data:`RESEND_STYLES` (``"stock"``).
+    :param resend_delay: real seconds between the error line and its ``Resend``/``ok`` (0).
+    :param emergency_parser: ``EMERGENCY_PARSER`` (on).
+    :param autoreport_temp: ``AUTO_REPORT_TEMPERATURES``, i.e. ``M155`` (on).
+    :param host_action_commands: ``HOST_ACTION_COMMANDS``: ``//action:`` lines (off).
+    :param prompt_support: ``HOST_PROMPT_SUPPORT``: ``//action:prompt_*`` and ``M876`` (off).
+    :param runout_sensor: ``FILAMENT_RUNOUT_SENSOR`` with the stock ``M600`` script (off).
     """
 
     firmware = "marlin"
@@ -218,6 +341,14 @@ class MarlinCore(FirmwareCore):
         bed_size: tuple[float, float, float] | None = (220.0, 220.0, 250.0),
         residency: float = 10.0,
         ambient: float = 25.0,
+        line_errors: str = "marlin",
+        resend: str = "stock",
+        resend_delay: float = 0.0,
+        emergency_parser: bool = True,
+        autoreport_temp: bool = True,
+        host_action_commands: bool = False,
+        prompt_support: bool = False,
+        runout_sensor: bool = False,
         time_scale: float = 1.0,
         seed: int = 0,
         **faults,
@@ -230,6 +361,22 @@ class MarlinCore(FirmwareCore):
         self.keepalive_interval = keepalive_interval
         self.bed_size = bed_size
         self.residency = residency
+        if line_errors not in LINE_ERRORS:
+            raise ValueError(f"line_errors must be one of {sorted(LINE_ERRORS)}")
+        if resend not in RESEND_STYLES:
+            raise ValueError(f"resend must be one of {RESEND_STYLES}")
+        if prompt_support and not host_action_commands:
+            raise ValueError("prompt_support needs host_action_commands (as in Marlin's SanityCheck)")
+        if resend_delay < 0:
+            raise ValueError("resend_delay must be >= 0")
+        self.line_errors = line_errors
+        self.resend = resend
+        self.resend_delay = float(resend_delay)
+        self.emergency_parser = emergency_parser
+        self.autoreport_temp = autoreport_temp
+        self.host_action_commands = host_action_commands
+        self.prompt_support = prompt_support
+        self.runout_sensor = runout_sensor
         self.hotend = Heater(ambient, heat_rate=3.0, cool_rate=1.0, ambient=ambient)
         self.bed = Heater(ambient, heat_rate=1.0, cool_rate=0.3, ambient=ambient)
         self._line_index = 0
@@ -252,7 +399,7 @@ class MarlinCore(FirmwareCore):
             self.stats.bytes_received += 1
             if self.halted:
                 continue  # kill() spins forever; only a reset helps
-            if self._emergency(byte, now):
+            if self.emergency_parser and self._emergency(byte, now):
                 continue
             if len(self._rx) >= self.rx_buffer_size:
                 self.stats.overruns += 1
@@ -267,6 +414,7 @@ class MarlinCore(FirmwareCore):
             return
         if self._busy_until is not None and now >= self._busy_until:
             self._busy_until = None
+        self._release_delayed(now)
         self._keepalive(now)
         self._autoreport(now)
         self._service()
@@ -277,6 +425,7 @@ class MarlinCore(FirmwareCore):
         if self.halted:
             return None
         times = [self._busy_until, self._next_autoreport]
+        times += [due for due, _ in self._delayed[:1]]
         if self._op is not None or self._busy_until is not None:
             times.append(self._next_busy)
         if isinstance(self._op_wait, float):
@@ -325,6 +474,11 @@ class MarlinCore(FirmwareCore):
         self._next_autoreport: float | None = None
         self._heating_cancelled = False
         self._ep = _EmergencyParser()
+        self._delayed: list[tuple[float, str]] = []  # (due, line): resend tails held back
+        self._injected: deque[str] = deque()  # queue.inject(): run ahead of the queue, no ok
+        self._waiting_for_user = False
+        self._prompt_reason: str | None = None
+        self.paused = False  # an M600 (runout or host) is parked waiting for the user
         self.last_n = 0
         self.halted = False
         self.hotend.target = self.bed.target = 0.0
@@ -369,10 +523,10 @@ class MarlinCore(FirmwareCore):
 
     def _keepalive(self, now: float) -> None:
         blocked = self._op is not None or self._busy_until is not None
-        if not blocked or self._next_busy is None or self.time_scale == 0:
+        if not blocked or self._next_busy is None or self.time_scale == 0 or not self.keepalive_interval:
             return
         if now >= self._next_busy:
-            self._emit(BUSY)
+            self._emit(PAUSED_FOR_USER if self._waiting_for_user else BUSY)
             self._next_busy = now + self._period(self.keepalive_interval)
 
     def _autoreport(self, now: float) -> None:
@@ -398,6 +552,9 @@ class MarlinCore(FirmwareCore):
             return True
         if found == "M108":
             self._heating_cancelled = True
+            self._waiting_for_user = False  # Marlin's M108 also clears wait_for_user
+        if found == "M876" and self.prompt_support:
+            self._prompt_response(self._ep.value)
         return False
 
     def _service(self) -> None:
@@ -406,6 +563,9 @@ class MarlinCore(FirmwareCore):
             if self._op is not None:
                 if not self._step_op():
                     return
+                continue
+            if self._injected:
+                self._start_injected(self._injected.popleft())
                 continue
             self._read_serial()
             if not self._queue:
@@ -423,7 +583,7 @@ class MarlinCore(FirmwareCore):
                 self._line.append(byte)
 
     def _handle_line(self, raw: bytes) -> None:
-        """Validate line number and checksum, then queue the command."""
+        """Validate line number and checksum (per ``line_errors``), then queue the command."""
         raw = self._maybe_corrupt(raw)
         text = raw.decode("ascii", "replace").split(";", 1)[0].strip()
         if not text:
@@ -438,11 +598,33 @@ class MarlinCore(FirmwareCore):
             if checked is None:
                 return
             line_number, text = checked
+        elif "*" in text and LINE_ERRORS[self.line_errors]["no_line_number"] is not None:
+            self._line_fault("no_line_number", None)
+            return
         text = text.split("*", 1)[0].strip()
+        if line_number is None and not self.emergency_parser and self._critical_early(text):
+            return
         self._queue.append(_Command(index, line_number, text))
 
+    def _critical_early(self, text: str) -> bool:
+        """Without the emergency parser Marlin acts on M108/M112/M410 as the line is read.
+
+        Only an unnumbered line can match (Marlin compares the line's first characters, and a
+        numbered line starts with ``N``).  True if the line killed the machine.
+        """
+        head = text[:4].upper()
+        if head == "M112":
+            self.stats.estops += 1
+            self.stats.estop_times.append(self._now)
+            self._kill()
+            return True
+        if head == "M108":
+            self._heating_cancelled = True
+            self._waiting_for_user = False
+        return False
+
     def _check_numbered(self, text: str) -> tuple[int, str] | None:
-        """Marlin's ``N``/``*`` checks; ``(n, command)`` or None after an error."""
+        """The ``N``/``*`` checks in the dialect's order; ``(n, command)`` or None after a fault."""
         n = _leading_int(text[1:])
         gcode_n = n
         is_m110 = "M110" in text
@@ -450,38 +632,82 @@ class MarlinCore(FirmwareCore):
             second = text.find("N", text.index("M110") + 4)
             if second != -1:
                 gcode_n = _leading_int(text[second + 1 :])
-        if gcode_n != self.last_n + 1 and not is_m110:
-            self.stats.line_number_errors += 1
-            self._line_error("Line Number is not Last Line Number+1, Last Line: ")
-            return None
         star = text.rfind("*")
+        faults = [self._number_fault(gcode_n, is_m110), self._checksum_fault(text, star)]
+        if LINE_ERRORS[self.line_errors]["checksum_first"]:
+            faults.reverse()
+        for fault in faults:
+            if fault is not None and LINE_ERRORS[self.line_errors][fault] is not None:
+                self._line_fault(fault, gcode_n)
+                return None
+        self.last_n = gcode_n
+        body = text[:star] if star != -1 else text
+        return n, re.sub(r"^N\s*[-+]?\d*\s*", "", body)
+
+    def _number_fault(self, gcode_n: int, is_m110: bool) -> str | None:
+        return "line_number" if gcode_n != self.last_n + 1 and not is_m110 else None
+
+    @staticmethod
+    def _checksum_fault(text: str, star: int) -> str | None:
         if star == -1:
-            self._line_error("No Checksum with line number, Last Line: ")
-            return None
+            return "no_checksum"
         checksum = 0
         for ch in text[:star].encode("ascii", "replace"):
             checksum ^= ch
-        if _leading_int(text[star + 1 :]) != checksum:
-            self.stats.checksum_errors += 1
-            self._line_error("checksum mismatch, Last Line: ")
-            return None
-        self.last_n = gcode_n
-        command = re.sub(r"^N\s*[-+]?\d*\s*", "", text[:star])
-        return n, command
+        return "checksum" if _leading_int(text[star + 1 :]) != checksum else None
 
-    def _line_error(self, message: str) -> None:
-        """``gcode_line_error``: report, flush the RX buffer, request a resend."""
+    def _line_fault(self, fault: str, got: int | None) -> None:
+        """``gcode_line_error``: report in the dialect, flush the RX buffer, request a resend.
+
+        The tail after the error (``Resend``/``ok``) follows ``resend`` and ``resend_delay``.
+        """
+        dialect = LINE_ERRORS[self.line_errors]
+        if fault == "line_number":
+            self.stats.line_number_errors += 1
+        elif fault == "checksum":
+            self.stats.checksum_errors += 1
+        if dialect.get("flush_rx"):
+            self._rx.clear()
+        template = dialect[fault]
+        if not template:
+            return  # RepRapFirmware: the line is dropped without a word
+        last, expected = self.last_n, self.last_n + 1
         self.stats.errors_sent += 1
-        self.stats.resends_requested += 1
-        self._emit(f"Error:{message}{self.last_n}")
-        self._rx.clear()
-        self._emit(f"Resend: {self.last_n + 1}")
-        self._emit("ok")
+        self._emit(template.format(last=last, expected=expected, got=got))
+        if fault in dialect.get("no_tail", ()):
+            return
+        tail = []
+        if self.resend in ("stock", "no_ok") and dialect["resend"]:
+            self.stats.resends_requested += 1
+            tail.append(dialect["resend"].format(expected=expected))
+        if self.resend in ("stock", "ok_only"):
+            tail.append("ok")
+        self._emit_later(tail)
+
+    def _emit_later(self, lines: list[str]) -> None:
+        """Emit now, or ``resend_delay`` real seconds from now (other output may come between)."""
+        if not self.resend_delay:
+            for line in lines:
+                self._emit(line)
+            return
+        due = self._now + self.resend_delay
+        self._delayed += [(due, line) for line in lines]
+
+    def _release_delayed(self, now: float) -> None:
+        while self._delayed and self._delayed[0][0] <= now:
+            self._emit(self._delayed.pop(0)[1])
 
     # == command execution ================================================
 
     def _start(self, cmd: _Command) -> None:
         self._op = self._run(cmd)
+        self._op_wait = None
+        self._next_busy = self._now + self._period(self.keepalive_interval)
+
+    def _start_injected(self, text: str) -> None:
+        """``queue.inject``: run ahead of the queue; not a program line, so no ok and no record."""
+        cmd = _Command(-1, None, text, skip_ok=True, recorded=True)
+        self._op = self._dispatch(cmd)
         self._op_wait = None
         self._next_busy = self._now + self._period(self.keepalive_interval)
 
@@ -499,12 +725,12 @@ class MarlinCore(FirmwareCore):
                 self._op = self._op_wait = self._next_busy = None
                 return True
 
-    def _run(self, cmd: _Command) -> Generator[Wait, None, None]:
-        """Process one queued command, then ``ok`` and record it."""
+    def _dispatch(self, cmd: _Command) -> Generator[Wait, None, None]:
+        """Run the command's handler (unknown commands are echoed, as Marlin does)."""
         match = _COMMAND.match(cmd.text.upper())
         code = match.group(1) + str(int(match.group(2))) if match else ""
         params = _params(cmd.text.upper()[match.end() :]) if match else {}
-        handler = getattr(self, f"_cmd_{code}", None)
+        handler = getattr(self, f"_cmd_{code}", None) if code not in self._compiled_out() else None
         if code.startswith("T"):
             handler = self._cmd_noop
         if handler is None:
@@ -513,6 +739,19 @@ class MarlinCore(FirmwareCore):
             result = handler(cmd, params)
             if result is not None:
                 yield from result
+
+    def _compiled_out(self) -> set[str]:
+        """Commands the configured feature set does not compile in."""
+        out = set()
+        if not self.autoreport_temp:
+            out.add("M155")
+        if not self.prompt_support:
+            out.add("M876")
+        return out
+
+    def _run(self, cmd: _Command) -> Generator[Wait, None, None]:
+        """Process one queued command, then ``ok`` and record it."""
+        yield from self._dispatch(cmd)
         if self.halted:
             return
         self._queue.popleft()
@@ -667,7 +906,13 @@ class MarlinCore(FirmwareCore):
         """Accepted commands whose effect the simulator does not model."""
 
     _cmd_G21 = _cmd_M17 = _cmd_M18 = _cmd_M84 = _cmd_M106 = _cmd_M107 = _cmd_noop
-    _cmd_M117 = _cmd_M220 = _cmd_M221 = _cmd_M108 = _cmd_M999 = _cmd_noop
+    _cmd_M117 = _cmd_M220 = _cmd_M221 = _cmd_M410 = _cmd_M999 = _cmd_noop
+
+    def _cmd_M108(self, cmd: _Command, p: dict) -> None:
+        """From the queue M108 can only clear a wait that is no longer running (nothing reads lines
+        while one runs); it matters through the emergency parser or early processing."""
+        self._heating_cancelled = True
+        self._waiting_for_user = False
 
     # -- temperatures ---------------------------------------------------------
 
@@ -739,7 +984,17 @@ class MarlinCore(FirmwareCore):
             self.last_n = int(p["N"])
 
     def _cmd_M112(self, cmd: _Command, p: dict) -> None:
+        """Reached only when nothing caught M112 earlier: no emergency parser and a numbered line."""
+        self.stats.estops += 1
+        self.stats.estop_times.append(self._now)
         self._kill()
+
+    def _cmd_M113(self, cmd: _Command, p: dict) -> None:
+        """``M113 S<n>``: busy keep-alive interval in seconds (0 = off, at most 60); bare: report it."""
+        if "S" in p:
+            self.keepalive_interval = min(60.0, max(0.0, p["S"] or 0.0))
+        else:
+            self._emit(f"echo:M113 S{self.keepalive_interval:g}")
 
     def _cmd_M115(self, cmd: _Command, p: dict) -> None:
         self._emit(
@@ -748,9 +1003,119 @@ class MarlinCore(FirmwareCore):
             " MACHINE_TYPE:3D Printer EXTRUDER_COUNT:1"
             " UUID:cede2a2f-41a2-4748-9b12-c55c62f367ff"
         )
-        caps = {**_CAPS, "ADVANCED_OK": int(self.advanced_ok)}
+        caps = {
+            **_CAPS,
+            "AUTOREPORT_TEMP": int(self.autoreport_temp),
+            "RUNOUT": int(self.runout_sensor),
+            "EMERGENCY_PARSER": int(self.emergency_parser),
+            "HOST_ACTION_COMMANDS": int(self.host_action_commands),
+            "PROMPT_SUPPORT": int(self.prompt_support),
+            "ADVANCED_OK": int(self.advanced_ok),
+        }
         for name, value in caps.items():
             self._emit(f"Cap:{name}:{value}")
+
+    # -- pause, runout and host actions ----------------------------------------
+
+    def inject(self, **faults) -> None:
+        """Base faults, plus ``runout=<tool>`` (:meth:`filament_runout`) and
+        ``host_action="pause"|"resume"|"cancel"`` (:meth:`menu_action`)."""
+        runout = faults.pop("runout", None)
+        action = faults.pop("host_action", None)
+        super().inject(**faults)
+        if runout is not None and runout is not False:
+            self.filament_runout(tool=0 if runout is True else int(runout))
+        if action:
+            self.menu_action(action)
+
+    def filament_runout(self, tool: int = 0) -> None:
+        """The runout sensor trips (Marlin's ``event_filament_runout`` with the stock script).
+
+        Emits, as Marlin does: with ``prompt_support`` ``//action:prompt_end``,
+        ``//action:prompt_begin FilamentRunout T0``, ``//action:prompt_show``; with
+        ``host_action_commands`` ``//action:paused filament_runout 0``.  Then ``M600`` is injected
+        ahead of the queue: moves already planned finish, then the firmware parks and reads no more
+        lines until the user continues (see :meth:`_cmd_M600`).  A second runout while paused is
+        ignored (Marlin's ``did_pause_print``).
+        """
+        if not self.runout_sensor:
+            raise RuntimeError("no filament runout sensor configured (runout_sensor=True)")
+        if self.halted or self.paused or RUNOUT_SCRIPT in self._injected:
+            return
+        if self.prompt_support:
+            self._prompt_begin(f"FilamentRunout T{tool}", reason="runout")
+            self._host_action("prompt_show")
+        if self.host_action_commands:
+            self._host_action(f"paused filament_runout {tool}")
+        self._injected.append(RUNOUT_SCRIPT)
+        self._service()
+
+    def menu_action(self, action: str) -> None:
+        """The user picks Pause/Resume/Cancel on the printer's own menu during a host print.
+
+        Marlin then only tells the host (``//action:pause``, ``//action:resume``,
+        ``//action:cancel``) and leaves it to act; without ``host_action_commands`` nothing is sent.
+        """
+        if action not in ("pause", "resume", "cancel"):
+            raise ValueError("menu action must be pause, resume or cancel")
+        if self.host_action_commands and not self.halted:
+            self._host_action(action)
+
+    def press_continue(self) -> None:
+        """The user clicks the printer's knob: ends a ``paused for user`` wait (``wait_for_user``)."""
+        self._waiting_for_user = False
+        self._service()
+
+    def _host_action(self, text: str) -> None:
+        if self.host_action_commands:
+            self._emit(f"//action:{text}")
+
+    def _prompt_begin(self, text: str, reason: str) -> None:
+        """``host_action_prompt_begin``: closes any open prompt first."""
+        self._prompt_reason = reason
+        self._host_action("prompt_end")
+        self._host_action(f"prompt_begin {text}")
+
+    def _prompt(self, text: str, button: str, reason: str) -> None:
+        """``hostui.prompt_do``/``prompt_open``: begin, one button, show."""
+        if not self.prompt_support:
+            return
+        self._prompt_begin(text, reason)
+        self._host_action(f"prompt_button {button}")
+        self._host_action("prompt_show")
+
+    def _prompt_response(self, choice: int) -> None:
+        """``M876 S<n>``: a prompt answer; only a "continue" prompt releases a user wait."""
+        reason, self._prompt_reason = self._prompt_reason, None
+        if reason == "continue":
+            self._waiting_for_user = False
+
+    def _cmd_M876(self, cmd: _Command, p: dict) -> None:
+        """Queued ``M876`` (reached when the emergency parser did not take it)."""
+        if not self.emergency_parser:
+            self._prompt_response(int(p.get("S") or 0))
+
+    def _cmd_M600(self, cmd: _Command, p: dict):
+        """``M600`` (ADVANCED_PAUSE_FEATURE), shortened: park, wait for the user, resume.
+
+        Host-visible lines as Marlin's ``pause_print``/``wait_for_confirmation``/``resume_print``:
+        ``//action:paused``; prompts "Pause"/Dismiss and "Nozzle Parked"/Continue;
+        ``echo:busy: paused for user`` every keep-alive interval; after the user continues
+        (``M108``/``M876`` through the emergency parser, or :meth:`press_continue`)
+        ``//action:resumed`` and the prompt "Resuming"/Dismiss.  Marlin's unload, load and purge
+        dialogues in between are not modelled.
+        """
+        yield from self._sync()
+        self.paused = True
+        self._host_action("paused")
+        self._prompt("Pause", "Dismiss", reason="info")
+        self._prompt("Nozzle Parked", "Continue", reason="continue")
+        self._waiting_for_user = True
+        self._next_busy = self._now + self._period(self.keepalive_interval)
+        yield lambda: not self._waiting_for_user
+        self.paused = False
+        self._host_action("resumed")
+        self._prompt("Resuming", "Dismiss", reason="info")
 
 
 def _leading_int(text: str) -> int:

@@ -19,6 +19,13 @@ Connection model (a machine stays powered while hosts come and go):
   connection; the listener stays, so the host may reconnect.
 
 Output produced while no host is connected is lost, as on a real UART.
+
+Link faults (any thread): ``latency_s`` holds bytes back in each direction on top of the baud
+pacing (a USB-serial adapter's buffering: what one side writes becomes visible to the other that
+much later).  :meth:`SimulatedMachine.go_silent` cuts the link without closing anything — a cable
+pulled between a network serial adapter and the board: the TCP connection or pty stays open, the
+firmware keeps running, but nothing flows either way (bytes in flight and bytes written meanwhile
+are lost and counted in ``Stats.silenced_bytes``) until :meth:`SimulatedMachine.resume_link`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from typing import Any
 
 from machines.protocol.registry import firmwares
 from simulators.core import FirmwareCore, Stats
-from simulators.wire import Wire
+from simulators.wire import Delay, Wire
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +223,8 @@ class SimulatedMachine:
     :param port: TCP port (0 = ephemeral).
     :param reset_on_connect: reboot the firmware when a host connects.
     :param boot_delay: real seconds between connect and banner (bootloader).
+    :param latency_s: adapter latency per direction, real seconds (0).
+    :param silent: start with the link cut (see :meth:`go_silent`).
     :param core: a ready-made core, for custom configurations.
     :param core_kwargs: passed to the core (buffer sizes, faults, seed, ...).
     """
@@ -231,6 +240,8 @@ class SimulatedMachine:
         host: str = "127.0.0.1",
         reset_on_connect: bool = True,
         boot_delay: float = 0.1,
+        latency_s: float = 0.0,
+        silent: bool = False,
         core: FirmwareCore | None = None,
         **core_kwargs: Any,
     ):
@@ -252,6 +263,10 @@ class SimulatedMachine:
         self.error: BaseException | None = None
         self._inbound = Wire(baud)
         self._outbound = Wire(baud)
+        self.latency_s = latency_s
+        self._in_delay = Delay(latency_s)  # host -> adapter -> wire
+        self._out_delay = Delay(latency_s)  # wire -> adapter -> host
+        self._silent = silent
         self._boot_at: float | None = None
         self._stop = False
         self._drop_requested = False
@@ -305,6 +320,24 @@ class SimulatedMachine:
         with self.lock:
             self._drop_requested = True
         self._wake()
+
+    def go_silent(self) -> None:
+        """Cut the link but keep the connection open: nothing flows either way until resumed."""
+        with self.lock:
+            self._silent = True
+            self._clear_in_flight()
+        self._wake()
+
+    def resume_link(self) -> None:
+        """Reconnect a link cut by :meth:`go_silent` (the firmware was never reset)."""
+        with self.lock:
+            self._silent = False
+        self._wake()
+
+    @property
+    def silent(self) -> bool:
+        with self.lock:
+            return self._silent
 
     def reset(self) -> None:
         """Press the reset button (reboots the firmware, e.g. after a kill)."""
@@ -368,6 +401,7 @@ class SimulatedMachine:
         if self._boot_at is not None and now >= self._boot_at:
             self._boot_at = None
             self.core.boot(now)
+        self._inbound.push(self._in_delay.release(now), now)
         data = self._inbound.release(now)
         if data:
             self.core.receive(data, now)
@@ -377,10 +411,16 @@ class SimulatedMachine:
             self._lose_host(drop=True)
         self._flush_output(now)
 
+    def _clear_in_flight(self) -> None:
+        lost = len(self._inbound) + len(self._outbound) + len(self._in_delay) + len(self._out_delay)
+        if self._silent:
+            self.core.stats.silenced_bytes += lost
+        for queue in (self._inbound, self._outbound, self._in_delay, self._out_delay):
+            queue.clear()
+
     def _on_connect(self, now: float) -> None:
         self.core.stats.connections += 1
-        self._inbound.clear()
-        self._outbound.clear()
+        self._clear_in_flight()
         if self.reset_on_connect:
             self._boot_at = now + self.boot_delay
 
@@ -395,18 +435,22 @@ class SimulatedMachine:
             self._endpoint.drop()
         else:
             self._endpoint.host_left()
-            if self._boot_at is None:
-                self.core.receive(self._inbound.take_all(), time.monotonic())
-        self._inbound.clear()
-        self._outbound.clear()
+            if self._boot_at is None and not self._silent:
+                in_flight = self._inbound.take_all() + self._in_delay.take_all()
+                self.core.receive(in_flight, time.monotonic())
+        self._clear_in_flight()
         self._boot_at = None
 
     def _flush_output(self, now: float) -> None:
         produced = self.core.take_output()
         if not self._endpoint.connected or self._boot_at is not None:
             return  # nobody listening (or the MCU is still in its bootloader)
+        if self._silent:
+            self.core.stats.silenced_bytes += len(produced)
+            return
         self._outbound.push(produced, now)
-        ready = self._outbound.release(now)
+        self._out_delay.push(self._outbound.release(now), now)
+        ready = self._out_delay.release(now)
         if not ready:
             return
         written = self._endpoint.write(ready)
@@ -414,7 +458,10 @@ class SimulatedMachine:
             self._lose_host(drop=False)
             return
         self.core.stats.bytes_sent += written
-        self._outbound.give_back(ready[written:], now)
+        # A stalled reader: without latency the bytes go back on the wire (so the reader never gets
+        # a burst faster than the wire); with it they go back to the front of the delay, which holds
+        # younger bytes behind them.
+        (self._out_delay if self.latency_s else self._outbound).give_back(ready[written:], now)
 
     def _wait_plan(self, now: float) -> tuple[list[int], list[int], float | None]:
         """File descriptors to watch and how long to sleep at most.
@@ -432,7 +479,7 @@ class SimulatedMachine:
         if ep.conn_fd() is not None and len(self._inbound) > _MAX_INBOUND:
             rfds.remove(ep.conn_fd())
         deadlines = [self.core.next_deadline(), self._boot_at]
-        for wire in (self._inbound, self._outbound):
+        for wire in (self._inbound, self._outbound, self._in_delay, self._out_delay):
             due = wire.next_due()
             if due is not None:
                 deadlines.append(max(due, now + _MIN_WAKE))
@@ -452,6 +499,9 @@ class SimulatedMachine:
             data = self._endpoint.read()
             if data is None:
                 self._lose_host(drop=False)
+            elif self._silent:
+                self.core.stats.silenced_bytes += len(data)  # into the adapter, never to the board
             elif self._boot_at is None:
-                self._inbound.push(data, now)
+                self._in_delay.push(data, now)
+                self._inbound.push(self._in_delay.release(now), now)
             # bytes sent while the MCU boots are eaten by the bootloader

@@ -1,6 +1,8 @@
-"""Wire-rate pacing for one direction of a simulated serial link."""
+"""Wire-rate pacing and adapter latency for one direction of a simulated serial link."""
 
 from __future__ import annotations
+
+from collections import deque
 
 
 class Wire:
@@ -72,3 +74,47 @@ class Wire:
     def clear(self) -> None:
         """Drop everything in flight (cable pulled)."""
         self._pending.clear()
+
+
+class Delay:
+    """A fixed transport latency: bytes pushed at ``t`` come out at ``t + seconds``, in order.
+
+    Models a USB-serial adapter's (or network bridge's) buffering, which holds bytes back on top
+    of the baud pacing.  ``seconds=0`` passes everything straight through.
+    """
+
+    def __init__(self, seconds: float = 0.0):
+        if seconds < 0:
+            raise ValueError("latency must be >= 0")
+        self.seconds = float(seconds)
+        self._chunks: deque[tuple[float, bytes]] = deque()
+
+    def __len__(self) -> int:
+        return sum(len(chunk) for _, chunk in self._chunks)
+
+    def push(self, data: bytes, now: float) -> None:
+        if data:
+            self._chunks.append((now + self.seconds, bytes(data)))
+
+    def release(self, now: float) -> bytes:
+        """Everything whose delay has elapsed by ``now``."""
+        out = bytearray()
+        while self._chunks and self._chunks[0][0] <= now + 1e-12:
+            out += self._chunks.popleft()[1]
+        return bytes(out)
+
+    def give_back(self, data: bytes, now: float) -> None:
+        """Return released bytes the receiver could not take; they are due again at once."""
+        if data:
+            self._chunks.appendleft((now, bytes(data)))
+
+    def next_due(self) -> float | None:
+        return self._chunks[0][0] if self._chunks else None
+
+    def take_all(self) -> bytes:
+        out = b"".join(chunk for _, chunk in self._chunks)
+        self._chunks.clear()
+        return out
+
+    def clear(self) -> None:
+        self._chunks.clear()

@@ -61,3 +61,21 @@ def test_fixed_tcp_port_accepts_a_new_connection_after_disconnect():
             host.close()
     finally:
         stop(proc)
+
+
+def test_marlin_options_reach_the_core():
+    proc = start(
+        "--firmware", "marlin", "--transport", "tcp", "--time-scale", "0",
+        "--line-errors", "octoprint", "--no-emergency-parser", "--host-actions", "--bufsize", "8",
+    )  # fmt: skip
+    try:
+        host = Host(proc.stdout.readline().strip())
+        host.wait_banner("marlin")
+        host.send("M115\n")
+        lines = host.lines_until("ok")
+        assert "Cap:EMERGENCY_PARSER:0" in lines and "Cap:HOST_ACTION_COMMANDS:1" in lines
+        host.send("N5 G90*0\n")
+        assert host.lines_until("ok")[:2] == ["Error: Checksum mismatch", "Resend:1"]
+        host.close()
+    finally:
+        stop(proc)

@@ -12,6 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from simulators.marlin import LINE_ERRORS, RESEND_STYLES
 from simulators.serve import SimulatedMachine, simulated_firmwares, travel_options
 
 
@@ -21,6 +22,25 @@ def _envelope(text: str) -> tuple[float, float, float]:
     except ValueError:
         raise CommandError("--envelope must be X,Y,Z in mm, e.g. 300,200,100") from None
     return (x, y, z)
+
+
+def _marlin_options(options: dict) -> dict:
+    """MarlinCore keyword arguments for the Marlin options given (absent ones keep the core's default)."""
+    kwargs = {
+        "bufsize": options["bufsize"],
+        "rx_buffer_size": options["rx_buffer"],
+        "line_errors": options["line_errors"],
+        "resend": options["resend"],
+        "resend_delay": None if options["resend_delay_ms"] is None else options["resend_delay_ms"] / 1000.0,
+    }
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
+    if options["advanced_ok"]:
+        kwargs["advanced_ok"] = True
+    if options["no_emergency_parser"]:
+        kwargs["emergency_parser"] = False
+    if options["host_actions"]:
+        kwargs.update(host_action_commands=True, prompt_support=True, runout_sensor=True)
+    return kwargs
 
 
 class Command(BaseCommand):
@@ -35,9 +55,31 @@ class Command(BaseCommand):
         parser.add_argument("--noise", type=float, default=0.0, help="incoming line noise rate")
         parser.add_argument("--envelope", type=_envelope, default=None, help="travel X,Y,Z mm")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--noise-rate", type=float, default=None, dest="noise_rate", help="same as --noise"
+        )
+        parser.add_argument(
+            "--latency-ms", type=float, default=0.0, dest="latency_ms", help="adapter latency each way"
+        )
+        marlin = parser.add_argument_group("Marlin only")
+        marlin.add_argument("--bufsize", type=int, default=None, help="command queue lines (4)")
+        marlin.add_argument(
+            "--rx-buffer", type=int, default=None, dest="rx_buffer", help="RX buffer bytes (128)"
+        )
+        marlin.add_argument("--advanced-ok", action="store_true", dest="advanced_ok")
+        marlin.add_argument("--line-errors", default=None, dest="line_errors", choices=sorted(LINE_ERRORS))
+        marlin.add_argument("--resend", default=None, choices=RESEND_STYLES)
+        marlin.add_argument("--resend-delay-ms", type=float, default=None, dest="resend_delay_ms")
+        marlin.add_argument("--no-emergency-parser", action="store_true", dest="no_emergency_parser")
+        marlin.add_argument(
+            "--host-actions", action="store_true", dest="host_actions", help="actions and prompts"
+        )
 
     def handle(self, *args, **options):
-        core_kwargs = {"noise_rate": options["noise"], "seed": options["seed"]}
+        noise = options["noise"] if options["noise_rate"] is None else options["noise_rate"]
+        core_kwargs = {"noise_rate": noise, "seed": options["seed"], **_marlin_options(options)}
+        if core_kwargs.keys() - {"noise_rate", "seed"} and options["firmware"] != "marlin":
+            raise CommandError("the Marlin options need --firmware marlin")
         if options["envelope"] is not None:
             core_kwargs.update(travel_options(options["firmware"], options["envelope"]))
         stop = threading.Event()
@@ -49,6 +91,7 @@ class Command(BaseCommand):
             baud=options["baud"] or None,
             time_scale=options["time_scale"],
             port=options["port"],
+            latency_s=options["latency_ms"] / 1000.0,
             **core_kwargs,
         )
         with sim:
