@@ -139,3 +139,50 @@ def test_a_started_job_is_sent_by_name_to_its_machines_queue(monkeypatch):
     monkeypatch.setattr(celery_app, "send_task", lambda name, **kw: sent.append((name, kw)))
     job = started_mill_job(shop)
     assert sent == [(tasks.run_job.name, {"args": [job.pk], "queue": machine_queue(shop.mill.pk)})]
+
+
+def test_a_runout_at_the_machine_pauses_the_job_with_the_reason_and_a_resume_at_the_machine_runs_it():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    hooks = runner._MesHooks(job, job.started_at)
+    hooks.on_host_action("out_of_filament", "T0")
+    job.refresh_from_db()
+    machine = Machine.objects.get(pk=shop.mill.pk)
+    assert job.state == "paused" and machine.state == "paused"
+    assert machine.state_reason == "Filament ran out (T0): load new filament, then resume the job."
+    hooks.on_host_action("resumed", "")
+    assert Job.objects.get(pk=job.pk).state == "running"
+    assert Machine.objects.get(pk=shop.mill.pk).state == "running"
+    hooks.on_host_action("prompt", "FilamentRunout T0 (choices: Continue)")  # shown, changes nothing
+    assert Job.objects.get(pk=job.pk).state == "running"
+
+
+def test_the_controller_report_and_the_run_record_are_kept():
+    shop = make_shop()
+    job = started_mill_job(shop)
+    hooks = runner._MesHooks(job, job.started_at)
+    hooks.on_controller_report({"firmware_name": "Marlin 2.1.2", "warnings": ["no EMERGENCY_PARSER"]})
+    machine = Machine.objects.get(pk=shop.mill.pk)
+    assert machine.controller_report["warnings"] == ["no EMERGENCY_PARSER"]
+    assert machine.controller_report_at is not None
+    result = runner.streaming.StreamResult(
+        outcome="lost",
+        reason="connection lost: no word from the printer for 2.0 s",
+        lines_total=3,
+        lines_sent=2,
+        lines_acknowledged=1,
+        resends=0,
+        errors=0,
+        seconds=4.0,
+        bytes_written=99,
+        bytes_read=50,
+        host_lines={"M110 N0": 1, "M400": 1},
+    )
+    record = runner.run_record(result, prelude=[(0, "$H")])
+    assert record["host_lines"] == {"M110 N0": 1, "M400": 1, "$H": 1}
+    production_actions.do_job_record_run(job.pk, record=record)
+    runner._conclude(job.pk, result)
+    job.refresh_from_db()
+    assert job.run_record["outcome"] == "lost" and job.state == "failed"
+    machine.refresh_from_db()
+    assert machine.state == "error" and machine.state_reason.startswith("connection lost")

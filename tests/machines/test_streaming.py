@@ -293,3 +293,93 @@ def test_an_estop_whose_delivery_record_is_slow_still_ends_the_run_as_an_estop()
 
     assert result.outcome == "estop", result.reason
     assert recorded.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- the Marlin family as it really talks
+
+
+@pytest.mark.parametrize(
+    "firmware_options",
+    [
+        {"line_errors": "marlin"},
+        {"line_errors": "prusa"},
+        # (OctoPrint's virtual printer runs a numbered line whose "*" was hit by noise: it is not checked
+        # here under noise; tests/machines/test_peer_virtual_printer.py runs the real one.)
+        {"line_errors": "marlin", "resend_delay": 0.05},
+        {"line_errors": "marlin", "advanced_ok": True},
+        {"line_errors": "marlin", "advanced_ok": True, "bufsize": 8, "rx_buffer_size": 256},
+    ],
+    ids=["marlin", "prusa", "late-resend", "advanced-ok", "big-buffers"],
+)
+def test_marlin_family_dialects_with_latency_and_noise_run_every_line_once_in_order(firmware_options):
+    lines = marlin_program(1_500)
+    with SimulatedMachine(
+        "marlin",
+        transport="pty",
+        time_scale=0,
+        noise_rate=1 / 200,
+        seed=3,
+        latency_s=0.002,
+        **firmware_options,
+    ) as sim:
+        result = stream(sim, "marlin", lines)
+        executed = [
+            compact(r.text) for r in sim.executed if not r.text.startswith(("M110", "M113", "M115", "M155", "M105"))
+        ]
+        stats = sim.stats
+    assert result.outcome == "complete", result.reason
+    assert executed == [compact(text) for _, text in lines] + ["M400"]
+    assert result.resends > 0 and stats.rx_bytes_lost == 0
+
+
+def test_a_filament_runout_pauses_the_job_and_a_resume_continues_the_print():
+    lines = marlin_program(400)
+    actions = []
+    commands = Commands()
+
+    def heard(action, detail):
+        actions.append(action)
+        if action == "paused" and "resume" not in commands.sent:
+            commands.push("resume")  # the machinist loaded filament and pressed Resume
+            commands.sent.append("resume")
+
+    with SimulatedMachine(
+        "marlin",
+        transport="pty",
+        time_scale=0,
+        host_action_commands=True,
+        prompt_support=True,
+        runout_sensor=True,
+    ) as sim:
+        commands.sent = []
+
+        def progress(acknowledged, total):
+            if acknowledged > 50 and not commands.sent:
+                commands.sent.append("runout")
+                sim.inject(runout=0)  # the filament runs out mid-print
+
+        hooks = streaming.StreamHooks(on_host_action=heard, poll_commands=commands.poll, on_progress=progress)
+        result = stream(sim, "marlin", lines, hooks=hooks)
+        executed = [compact(r.text) for r in sim.executed]
+    assert result.outcome == "complete", result.reason
+    assert "paused" in actions and "prompt" in actions and "resumed" in actions
+    program = [compact(text) for _, text in lines]
+    assert [text for text in executed if text in program] == program  # once each, in order
+
+
+def test_a_printer_whose_link_goes_silent_is_lost_within_two_seconds():
+    lines = marlin_program(100_000)
+    commands = Commands()
+    with SimulatedMachine("marlin", transport="pty", time_scale=1.0) as sim:
+        progress = threading.Event()
+        hooks = streaming.StreamHooks(on_progress=lambda acked, total: acked and progress.set())
+        outcome = {}
+        thread = threading.Thread(target=lambda: outcome.update(r=stream(sim, "marlin", lines, hooks=hooks)))
+        thread.start()
+        assert progress.wait(30)
+        sim.go_silent()
+        thread.join(30)
+        commands.push("cancel")
+    result = outcome["r"]
+    assert result.outcome == "lost"
+    assert result.reason.startswith("connection lost: no word from the printer for 2.")

@@ -301,6 +301,7 @@ class MarlinEngine(ProtocolEngine):
         self._tickles = 0
         self._host_lines: dict[str, int] = {}
         self._prompt = PromptBuilder()
+        self._paused_by_firmware = False
 
     # ------------------------------------------------------------------ properties
     @property
@@ -589,9 +590,12 @@ class MarlinEngine(ProtocolEngine):
         return b""
 
     def resume(self) -> bytes:
+        """Feed lines again; if the printer paused itself (a runout's M600 waits for the user), ``M108``
+        tells it to continue, when its emergency parser reads it at once."""
         self._require({EngineState.PAUSED}, "resume")
         self._transition(EngineState.STREAMING)
-        return b""
+        paused_itself, self._paused_by_firmware = self._paused_by_firmware, False
+        return b"M108\n" if paused_itself and self._caps.get("EMERGENCY_PARSER") else b""
 
     def cancel(self) -> bytes:
         """Stop feeding; return ``M108`` (break a heat-up or a wait for the user, if the emergency parser
@@ -859,10 +863,14 @@ class MarlinEngine(ProtocolEngine):
     def _on_host_action(self, text: str, now: float) -> list[Event]:
         """Pause/resume feeding as the printer asks; prompts become one event when shown."""
         action = parse_host_action(text[len("//action:") :])
-        if action.name in _PAUSING_ACTIONS and self._state is EngineState.STREAMING:
-            self._transition(EngineState.PAUSED)
-        elif action.name in _RESUMING_ACTIONS and self._state is EngineState.PAUSED:
-            self._transition(EngineState.STREAMING)
+        if action.name in _PAUSING_ACTIONS:
+            self._paused_by_firmware = action.name != "pause"  # "pause" only asks the host to stop feeding
+            if self._state is EngineState.STREAMING:
+                self._transition(EngineState.PAUSED)
+        elif action.name in _RESUMING_ACTIONS:
+            self._paused_by_firmware = False
+            if self._state is EngineState.PAUSED:
+                self._transition(EngineState.STREAMING)
         if action.name == "prompt_begin":
             self._prompt.begin(action.detail)
             return []
