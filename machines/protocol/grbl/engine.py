@@ -394,7 +394,8 @@ class GrblEngine(ProtocolEngine):
         self._last_status_poll: float | None = None
         self._status_outstanding_since: float | None = None
         self._status_polls_sent = 0
-        self._status_reports_received = 0
+        self._status_reports_received = 0  # answered or presumed lost: keeps polls and reports paired
+        self._last_report_number = 0  # _status_reports_received when a report last really arrived
         self._last_work_offset: tuple[float, ...] | None = None
         self._last_status: StatusReport | None = None
 
@@ -779,7 +780,9 @@ class GrblEngine(ProtocolEngine):
         return b""
 
     def _hold_completed(self) -> bool:
-        fresh = self._status_reports_received > self._hold_poll_mark
+        # Only a report that really arrived, answering a poll sent after the hold, says motion stopped:
+        # a poll presumed lost must not make the last report (from before the hold) look fresh.
+        fresh = self._last_report_number > self._hold_poll_mark
         return fresh and self._last_status is not None and self._last_status.state in _STILL_STATES
 
     # ------------------------------------------------------------------ timeouts
@@ -915,6 +918,7 @@ class GrblEngine(ProtocolEngine):
         if self._status_outstanding_since is not None:
             self._status_outstanding_since = None
             self._status_reports_received += 1
+        self._last_report_number = self._status_reports_received
         if report.state.startswith("Home") and self._homing_in_flight():
             self._homing_reported = True  # this controller talks while homing: hold it to link_timeout
         events: list[Event] = [report]
