@@ -3,10 +3,18 @@
 Modelled behaviour, following the GRBL 1.1 "Interface" documentation and
 the firmware's serial/protocol design:
 
-* A bounded serial receive buffer (128 bytes).  Real-time characters
-  (``? ! ~ 0x18`` and the 0x80+ extended set) are picked out on arrival and
-  never enter it.  A byte arriving while it is full is lost (an *overrun*,
-  counted in ``stats.overruns``) — real GRBL drops it silently.
+* A bounded serial receive buffer (``rx_buffer_size``, 128 stock).  Real-time
+  characters (``? ! ~ 0x18`` and the 0x80+ extended set) are picked out on
+  arrival and never enter it.  A byte arriving while it is full is lost (an
+  *overrun*, counted in ``rx_overruns``) — real GRBL drops it silently.  Stock
+  GRBL's ring holds all ``rx_buffer_size`` bytes (it allocates one slot more);
+  grblHAL's holds one byte less (``build="grblhal"``), and says so in ``Bf:``.
+* ``$I`` answers like GRBL 1.1h (``[VER:1.1h..]``, ``[OPT:V,15,128]``) or like
+  grblHAL (``[OPT:VNMSL,35,1024,3,0]``, ``[FIRMWARE:grblHAL]``); without
+  ``report_build_options`` the ``[OPT:..]`` line is left out.
+* Stock GRBL prints no status report while its homing cycle moves (the ``?``
+  is answered when homing ends); ``status_during_homing`` (the default, as
+  grblHAL) answers at once.
 * The protocol loop takes characters out of the buffer into a line and
   executes the line.  A motion line that finds the planner (15 blocks) full
   is held *in hand*, so following lines stay in the receive buffer and no
@@ -20,7 +28,8 @@ the firmware's serial/protocol design:
   continue]``; everything but ``?`` and 0x18 is ignored until a soft reset,
   after which the machine is in ``Alarm`` until ``$X`` or ``$H``.
 * ``$10`` defaults to 3 (MPos + ``Bf:`` buffer report) rather than GRBL's 1,
-  because hosts doing character counting rely on ``Bf:``.  Fields appear in
+  because hosts doing character counting rely on ``Bf:``;
+  ``report_buffer_state=False`` gives GRBL's own 1.  Fields appear in
   GRBL's order: ``<State|MPos|Bf|FS|WCO or Ov>``.
 """
 
@@ -35,6 +44,9 @@ from simulators.grbl_gcode import GcodeError, GrblInterpreter, Move
 
 BANNER = "Grbl 1.1h ['$' for help]"
 VERSION = "[VER:1.1h.20190825:]"
+GRBLHAL_VERSION = "[VER:1.1f.20240110:]"
+BUILDS = ("grbl", "grblhal")
+_STOCK_BUFFERS = {"grbl": (128, 15), "grblhal": (1024, 35)}  # (RX bytes, planner blocks) by default
 HELP = "[HLP:$$ $# $G $I $N $x=val $Nx=line $J=line $SLP $C $X $H ~ ! ? ctrl-x]"
 UNLOCK_HINT = "[MSG:'$H'|'$X' to unlock]"
 
@@ -102,12 +114,16 @@ class _Entry:
 class GrblCore(FirmwareCore):
     """GRBL 1.1h.  See module docstring for the modelled behaviour.
 
-    :param rx_buffer_size: serial receive buffer (bytes).
-    :param planner_blocks: planner capacity (``Bf:`` reports the free count).
+    :param rx_buffer_size: serial receive buffer (bytes); None: the build's, 128 (GRBL) or 1024 (grblHAL).
+    :param planner_blocks: planner capacity (``Bf:`` reports the free count); None: 15 or 35 by build.
     :param envelope: machine travel per axis in mm (``$130``-``$132``), or
         ``None`` to disable soft limits.
     :param homing_lock: power up in ``Alarm`` as GRBL does with homing enabled.
     :param settings: overrides for ``$`` settings.
+    :param build: ``"grbl"`` (1.1h) or ``"grblhal"``: the ``$I`` answer and the ring's usable size.
+    :param report_build_options: whether ``$I`` prints ``[OPT:..]``.
+    :param report_buffer_state: whether status reports carry ``Bf:`` (``$10`` default 3, else 1).
+    :param status_during_homing: answer ``?`` while homing (grblHAL) or only once it ends (GRBL 1.1).
     """
 
     firmware = "grbl"
@@ -117,19 +133,33 @@ class GrblCore(FirmwareCore):
     def __init__(
         self,
         *,
-        rx_buffer_size: int = 128,
-        planner_blocks: int = 15,
+        rx_buffer_size: int | None = None,
+        planner_blocks: int | None = None,
         envelope: tuple[float, float, float] | None = (200.0, 200.0, 200.0),
         homing_lock: bool = False,
         settings: dict[int, float] | None = None,
+        build: str = "grbl",
+        report_build_options: bool = True,
+        report_buffer_state: bool = True,
+        status_during_homing: bool = True,
         time_scale: float = 1.0,
         seed: int = 0,
         **faults,
     ):
-        self.rx_buffer_size = rx_buffer_size
-        self.planner_blocks = planner_blocks
+        if build not in BUILDS:
+            raise ValueError(f"build must be one of {BUILDS}, not {build!r}")
+        stock = _STOCK_BUFFERS[build]
+        self.rx_buffer_size = rx_buffer_size if rx_buffer_size is not None else stock[0]
+        self.planner_blocks = planner_blocks if planner_blocks is not None else stock[1]
         self.homing_lock = homing_lock
+        self.build = build
+        self.report_build_options = report_build_options
+        self.status_during_homing = status_during_homing
+        # GRBL allocates rx_buffer_size + 1 ring slots; grblHAL allocates rx_buffer_size and keeps one empty.
+        self.rx_capacity = self.rx_buffer_size - (build == "grblhal")
+        self._status_pending = False  # a "?" waiting for the homing cycle to end (GRBL 1.1)
         self._defaults = dict(DEFAULT_SETTINGS)
+        self._defaults[10] = 3 if report_buffer_state else 1
         if envelope is not None:
             self._defaults.update({130: envelope[0], 131: envelope[1], 132: envelope[2], 20: 1})
         self._defaults.update(settings or {})
@@ -158,7 +188,7 @@ class GrblCore(FirmwareCore):
             self.stats.bytes_received += 1
             if self._realtime(byte, now) or byte >= 0x80:
                 continue  # real-time and unknown extended bytes never reach the buffer
-            if len(self._rx) >= self.rx_buffer_size:
+            if len(self._rx) >= self.rx_capacity:
                 self.stats.overruns += 1
                 continue
             self._rx.append(byte)
@@ -217,7 +247,12 @@ class GrblCore(FirmwareCore):
 
     @property
     def rx_free(self) -> int:
-        return self.rx_buffer_size - len(self._rx)
+        return self.rx_capacity - len(self._rx)
+
+    @property
+    def rx_overruns(self) -> int:
+        """Bytes lost because they arrived while the receive buffer was full (a host must keep this 0)."""
+        return self.stats.overruns
 
     # == reset / alarms ===================================================
 
@@ -234,6 +269,7 @@ class GrblCore(FirmwareCore):
         self.hold = self.critical = self.sleeping = self.check_mode = False
         self.alarm = getattr(self, "alarm", False)
         self.homing_until = self.dwell_until = self.busy_until = None
+        self._status_pending = False
         self._homing_record: tuple[int, int | None, str] | None = None
         self.feed_override = self.rapid_override = self.spindle_override = 100
         self._wco_counter = self._ovr_counter = 0
@@ -296,7 +332,10 @@ class GrblCore(FirmwareCore):
             self._soft_reset(now)
         elif byte == RT_STATUS:
             self._advance(now)
-            self._status_report()
+            if self.homing_until is not None and not self.status_during_homing:
+                self._status_pending = True  # GRBL 1.1's homing loop has "no time" for reports
+            else:
+                self._status_report()
         elif byte in (RT_HOLD, RT_RESUME, RT_JOG_CANCEL, RT_DOOR) or byte in _FEED_OVR:
             if not (self.critical or self.sleeping):
                 self._motion_realtime(byte)
@@ -599,8 +638,17 @@ class GrblCore(FirmwareCore):
         self._emit("ok")
 
     def _cmd_info(self) -> None:
-        self._emit(VERSION)
-        self._emit(f"[OPT:V,{self.planner_blocks},{self.rx_buffer_size}]")
+        """GRBL 1.1h: ``[VER:..]``, ``[OPT:V,15,128]``; grblHAL adds its own fields and lines."""
+        grblhal = self.build == "grblhal"
+        self._emit(GRBLHAL_VERSION if grblhal else VERSION)
+        if self.report_build_options:
+            if grblhal:
+                self._emit(f"[OPT:VNMSL,{self.planner_blocks},{self.rx_buffer_size},3,0]")
+            else:
+                self._emit(f"[OPT:V,{self.planner_blocks},{self.rx_buffer_size}]")
+        if grblhal:
+            self._emit("[NEWOPT:ENUMS,RT+,HOME,SED]")
+            self._emit("[FIRMWARE:grblHAL]")
         self._emit("ok")
 
     def _cmd_startup_lines(self) -> None:
@@ -664,6 +712,9 @@ class GrblCore(FirmwareCore):
         self._pos = (0.0, 0.0, 0.0)
         self.interp.position = [0.0, 0.0, 0.0]
         self.alarm = False
+        if self._status_pending:
+            self._status_pending = False
+            self._status_report()
         self._emit("ok")
         if self._homing_record:
             self._record(*self._homing_record)

@@ -1,22 +1,34 @@
-"""GRBL 1.1 host-side protocol engine.
+"""GRBL 1.1 host-side protocol engine (also grblHAL and FluidNC in GRBL mode).
 
-Streaming uses GRBL's character-counting protocol: the host knows GRBL's serial
-receive buffer holds ``rx_buffer_size`` bytes, keeps the byte count of every line
-written but not yet answered, and writes the next line only if it still fits.
-Each ``ok``/``error:N`` answers the oldest line.  Lines that write EEPROM or are
-``$`` system commands are sent alone (send-response) because GRBL may block its
-serial handling while writing EEPROM.
+Streaming uses GRBL's character-counting protocol: the host knows how many bytes
+GRBL's serial receive buffer holds, keeps the byte count of every line written but
+not yet answered, and writes the next line only if it still fits.  Each
+``ok``/``error:N`` answers the oldest line.  Lines that write EEPROM or are ``$``
+system commands are sent alone (send-response) because GRBL may block its serial
+handling while writing EEPROM.
+
+Connecting: soft reset, wait for the banner, then ask ``$I`` (build info: version,
+planner blocks, RX buffer size) and ``$$`` (settings) one at a time, then one status
+report read with nothing of ours in GRBL's buffer (its ``Bf:`` field, if enabled, is
+the buffer's exact capacity).  The settings go to ``settings_check`` before READY.
+
+Every line is sent as GRBL would read it: without spaces or comments, upper-cased
+(GRBL's protocol loop drops exactly those before parsing, so this changes nothing
+but the byte count, which is what limits a stream).
 
 Real-time bytes (``?``, ``!``, ``~``, 0x18, overrides) are picked off by GRBL before
-they reach the line buffer, so they are never counted.
+they reach the line buffer, so they are never counted.  ``?`` is asked every
+``status_interval`` in every connected state, so a live controller is never silent
+for long; ``link_timeout`` seconds of silence mean the link is gone.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from machines.protocol.base import (
@@ -29,6 +41,9 @@ from machines.protocol.base import (
 from machines.protocol.events import (
     Acknowledged,
     Alarm,
+    BuildInfo,
+    ConnectionLost,
+    ControllerSettings,
     Event,
     FirmwareError,
     Message,
@@ -64,9 +79,23 @@ SPINDLE_OVERRIDE = _OverrideCodes(0x99, 0x9A, 0x9B, 0x9C, 0x9D)
 _BANNER = re.compile(r"^Grbl\w*\s+(\S+)")
 # EEPROM writers and system commands: G10 (L2/L20), G28.1, G30.1 and every "$" line.
 _SYNC_LINE = re.compile(r"^\$|G0*10(?![0-9.])|G0*28\.1(?![0-9])|G0*30\.1(?![0-9])")
-_HOMING = re.compile(r"^\$H")
+_HOMING = re.compile(r"^\$H[XYZABCUVW]*$")  # grblHAL homes single axes with $HX...
+# A comment runs to ")" or, unclosed, to the end of the line; ";" comments to the end of the line.
+_COMMENT = re.compile(r"\([^)]*\)?|;.*")
+_SETTING_LINE = re.compile(r"^\$([^=\s]+)=(.*)$")
 # Machine states in which motion has stopped, so a soft reset cannot lose position.
 _STILL_STATES = frozenset({"Idle", "Hold:0", "Alarm", "Check", "Sleep", "Door:0", "Door:1"})
+
+
+def wire_text(text: str) -> str:
+    """``text`` as GRBL reads it: comments, whitespace and control characters removed, upper-cased.
+
+    GRBL 1.1's protocol loop (and grblHAL's) discards exactly these characters before parsing, so
+    sending the result changes what the buffer holds, never what the controller does. ``""`` means
+    there is nothing to send.
+    """
+    without_comments = _COMMENT.sub("", text)
+    return "".join(ch for ch in without_comments.upper() if " " < ch < "\x7f")
 
 
 def is_sync_command(text: str) -> bool:
@@ -145,21 +174,85 @@ def parse_status_report(line: str, last_work_offset: tuple[float, ...] | None = 
     )
 
 
+# ---------------------------------------------------------------------------------------------- buffer size
+# How many bytes may be in flight (character counting), from GRBL's and grblHAL's sources:
+#
+# * Stock GRBL 1.1 (serial.c) allocates RX_BUFFER_SIZE + 1 ring slots, so the ring holds RX_BUFFER_SIZE
+#   bytes: serial_get_rx_buffer_available() is 128 when empty, the status report shows "Bf:15,128" at
+#   rest, and report_build_info() prints BLOCK_BUFFER_SIZE - 1 and RX_BUFFER_SIZE: "[OPT:V,15,128]".
+# * grblHAL drivers allocate RX_BUFFER_SIZE slots and keep one empty (free = RX_BUFFER_SIZE - 1 - count),
+#   so they show "Bf:35,1023" at rest while "[OPT:VNMSL,35,1024,3,0]" prints the allocation.
+#
+# So the RX field of a "Bf:" report generated while none of our bytes sit in the controller's buffer is
+# the exact capacity; the OPT number is the capacity or one more, so without "Bf:" we count against
+# OPT - 1 (one byte unused on stock GRBL, never an overrun on any fork). With both, the smaller wins.
+# With neither we assume a stock-sized ring that keeps a slot empty: 127.
+
+#: Usable receive-buffer bytes when the controller reports neither ``[OPT:..]`` nor ``Bf:``.
+FALLBACK_RX_BUFFER = 127
+
+
+def usable_rx_bytes(opt_rx: int | None, idle_bf_rx: int | None) -> int:
+    """Bytes the host may keep in flight, from ``[OPT:..]``'s RX size and ``Bf:``'s RX field at rest."""
+    if idle_bf_rx is not None and opt_rx is not None:
+        return min(idle_bf_rx, opt_rx)
+    if idle_bf_rx is not None:
+        return idle_bf_rx
+    if opt_rx is not None:
+        return opt_rx - 1
+    return FALLBACK_RX_BUFFER
+
+
+def parse_build_options(body: str) -> tuple[str, int | None, int | None]:
+    """``"VNMSL,35,1024,3,0"`` -> ``("VNMSL", 35, 1024)``: option letters, planner blocks, RX bytes.
+
+    Forks append fields of their own (axes, tool table...) and some print no numbers at all.
+    """
+    letters, *numbers = body.split(",")
+
+    def number(position: int) -> int | None:
+        if len(numbers) > position and numbers[position].strip().isdigit():
+            return int(numbers[position])
+        return None
+
+    return letters, number(0), number(1)
+
+
+def parse_setting_line(text: str) -> tuple[str, str] | None:
+    """``"$130=200.000"`` -> ``("130", "200.000")``; None for anything else."""
+    match = _SETTING_LINE.match(text)
+    return (match.group(1), match.group(2).strip()) if match else None
+
+
+#: The questions asked while connecting, in order (each one alone in GRBL's buffer).
+HANDSHAKE_QUERIES = ("$I", "$$")
+
+SettingsCheck = Callable[[Mapping[str, str]], "str | None"]
+
+
 @dataclass(frozen=True)
 class _StreamItem:
-    """A line of the stream: a program line, or a wrapper such as dry-run's ``$C``."""
+    """A line of the stream: a program line, or a wrapper such as dry-run's ``$C``.
+
+    ``text`` is the wire text (see :func:`wire_text`); an empty one is answered by the engine itself.
+    """
 
     text: str
     program_index: int | None
     source_line: int | None
+    sync: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sync", bool(self.text) and is_sync_command(self.text))
 
     @property
     def size(self) -> int:
-        return len(self.text) + 1  # the "\n"
+        return len(self.text) + 1 if self.text else 0  # the "\n"; nothing at all for a local line
 
     @property
-    def sync(self) -> bool:
-        return is_sync_command(self.text)
+    def local(self) -> bool:
+        """Nothing to send (a comment-only line): acknowledged by the engine in its turn."""
+        return not self.text
 
 
 @dataclass(frozen=True)
@@ -167,8 +260,9 @@ class _Sent:
     """A line occupying GRBL's receive buffer until its ok/error."""
 
     item: _StreamItem
-    in_stream: bool  # False for manual commands (unlock, home, ...)
+    in_stream: bool  # False for manual commands (unlock, home, ...) and handshake queries
     leaves_check_mode: bool  # "$C" while in check mode: GRBL soft-resets afterwards
+    query: bool = False  # one of HANDSHAKE_QUERIES
 
 
 # Lower-case line prefix -> handler, in matching order.
@@ -180,6 +274,8 @@ _LINE_HANDLERS = {
     "[msg:": "_on_feedback_message",
     "[gc:": "_on_parser_state",
     "[prb:": "_on_probe",
+    "[ver:": "_on_version",
+    "[opt:": "_on_options",
     "[": "_on_bracketed",
     "grbl": "_on_banner",
     "$": "_on_echoed_setting",
@@ -190,22 +286,42 @@ _LINE_HANDLERS = {
 # GRBL's work offsets G54..G59 are slots P1..P6 of ``G10 L2``.
 WCS_NUMBERS = {f"G5{4 + n}": n + 1 for n in range(6)}
 
+_ACTIVITY = {
+    EngineState.HANDSHAKING: "connecting",
+    EngineState.READY: "idle",
+    EngineState.STREAMING: "streaming",
+    EngineState.PAUSED: "paused",
+    EngineState.COMPLETE: "waiting for the last moves to finish",
+    EngineState.STOPPED: "cancelling",
+}
+
 
 class GrblEngine(ProtocolEngine):
     """Sans-I/O host side of the GRBL 1.1 serial protocol.
 
     Parameters (keyword-only):
-        rx_buffer_size: GRBL's serial receive buffer (``Bf:`` at idle shows it; 128 stock).
+        rx_buffer_size: bytes of GRBL's receive buffer to count against; None (default) learns it while
+            connecting (see ``usable_rx_bytes``), an int forces it.
+        settings_check: called once per connection with the ``$$`` settings (an empty mapping if the
+            controller did not list them); a returned reason FAILS the engine before any program byte
+            is written: "controller settings do not match the machine record: <reason>".
         status_interval: seconds between ``?`` queries (0.2 s = the wiki's 5 Hz ceiling).
         status_timeout: a ``?`` unanswered this long is presumed lost and may be re-sent.
         stop_on_error: an ``error:N`` during a job fails the job.
         dry_run: wrap the program in ``$C`` ... ``$C`` (GRBL check mode).
         reset_on_connect: handshake with a soft reset (wait for the banner) rather
             than just a ``?`` (wait for a status report).
-        handshake_timeout: FAILED if the controller does not identify itself in time.
-        response_timeout: FAILED if nothing at all (not even status reports) arrives
-            this long while lines are in flight; None disables.  Never applied while
-            ``$H`` homing is in flight.
+        handshake_timeout: FAILED if the controller does not identify itself (banner, or the first
+            status report without a reset) this long after ``handshake()``.
+        query_timeout: how long each handshake question (``$I``, ``$$``) may go unanswered before the
+            engine carries on without it (some forks ignore them).
+        link_timeout: once the controller has said anything, this long without a single byte from it
+            in any connected state means the link is gone: ``ConnectionLost`` then ``Halted``
+            ("connection lost: ..."). Status polls keep a live controller talking.
+        homing_timeout: stock GRBL 1.1 answers no ``?`` while its homing cycle moves (limits.c: "No
+            time to run protocol_execute_realtime() in this loop"), so during ``$H`` silence is allowed
+            this long, unless the controller has already answered ``?`` during this homing cycle
+            (grblHAL, FluidNC), which puts it back under ``link_timeout``.
         hold_timeout: after cancel, soft-reset anyway if the feed hold has not
             completed (``Hold:0``) within this many seconds.
     """
@@ -216,27 +332,33 @@ class GrblEngine(ProtocolEngine):
     def __init__(
         self,
         *,
-        rx_buffer_size: int = 128,
+        rx_buffer_size: int | None = None,
+        settings_check: SettingsCheck | None = None,
         status_interval: float = 0.2,
         status_timeout: float = 1.0,
         stop_on_error: bool = True,
         dry_run: bool = False,
         reset_on_connect: bool = True,
         handshake_timeout: float = 5.0,
-        response_timeout: float | None = 10.0,
+        query_timeout: float = 2.0,
+        link_timeout: float = 2.0,
+        homing_timeout: float = 120.0,
         hold_timeout: float = 10.0,
     ) -> None:
         super().__init__()
-        if rx_buffer_size < 2:
+        if rx_buffer_size is not None and rx_buffer_size < 2:
             raise ValueError("rx_buffer_size must allow at least one character and a newline")
-        self.rx_buffer_size = rx_buffer_size
+        self._forced_rx = rx_buffer_size
+        self.settings_check = settings_check
         self.status_interval = status_interval
         self.status_timeout = status_timeout
         self.stop_on_error = stop_on_error
         self.dry_run = dry_run
         self.reset_on_connect = reset_on_connect
         self.handshake_timeout = handshake_timeout
-        self.response_timeout = response_timeout
+        self.query_timeout = query_timeout
+        self.link_timeout = link_timeout
+        self.homing_timeout = homing_timeout
         self.hold_timeout = hold_timeout
 
         self._stream: list[_StreamItem] = []
@@ -244,22 +366,40 @@ class GrblEngine(ProtocolEngine):
         self._stream_answered = 0
         self._in_flight: deque[_Sent] = deque()
         self._bytes_in_flight = 0
+        self._sync_in_flight = 0
         self._check_mode = False
         self._expected_resets = 0
         self._stray_ok_allowed = 0
         self._inert = False  # after emergency_stop: the engine writes nothing more
 
+        # What the controller said about itself while connecting.
+        self._learned_rx: int | None = None
+        self._planner_blocks: int | None = None
+        self._build_info: BuildInfo | None = None
+        self._settings: dict[str, str] = {}
+        self._opt: tuple[str, int | None, int | None] | None = None
+        self._version: str | None = None
+        self._listed: dict[str, str] = {}  # "$n=v" lines of the $$ in flight
+        self._queries: deque[str] = deque()
+        self._query_sent_at: float | None = None
+        self._queries_done = False
+
         self._handshake_started: float | None = None
-        self._last_rx: float | None = None
+        self._identified = False  # banner seen (or, without a reset, a first status report)
+        self._last_rx: float | None = None  # any byte at all, since handshake()
+        self._link_origin: float | None = None  # silence is counted from max(_last_rx, this)
+        self._last_poll_call: float | None = None
+        self._link_lost = False
+        self._homing_reported = False  # a "Home" status report arrived during the $H in flight
         self._last_status_poll: float | None = None
         self._status_outstanding_since: float | None = None
         self._status_polls_sent = 0
-        self._status_reports_received = 0
+        self._status_reports_received = 0  # answered or presumed lost: keeps polls and reports paired
+        self._last_report_number = 0  # _status_reports_received when a report last really arrived
         self._last_work_offset: tuple[float, ...] | None = None
         self._last_status: StatusReport | None = None
 
         self._realtime_out = bytearray()  # real-time bytes poll() must write next
-        self._banner_seen = False  # during the handshake: GRBL announced itself, a status report confirms
         self._reset_after_hold = False
         self._hold_poll_mark = 0  # status polls sent before the hold was requested
         self._hold_started: float | None = None
@@ -273,6 +413,28 @@ class GrblEngine(ProtocolEngine):
     def bytes_in_flight(self) -> int:
         """Bytes of unanswered lines currently occupying GRBL's receive buffer."""
         return self._bytes_in_flight
+
+    @property
+    def rx_buffer_size(self) -> int:
+        """The receive-buffer bytes character counting uses: forced, learned, or ``FALLBACK_RX_BUFFER``."""
+        if self._forced_rx is not None:
+            return self._forced_rx
+        return self._learned_rx if self._learned_rx is not None else FALLBACK_RX_BUFFER
+
+    @property
+    def planner_blocks(self) -> int | None:
+        """Planner blocks the controller reported (``[OPT:..]`` or ``Bf:`` at rest), or None."""
+        return self._planner_blocks
+
+    @property
+    def build_info(self) -> BuildInfo | None:
+        """The controller's ``$I`` answer, or None until (or unless) it gave one."""
+        return self._build_info
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """The controller's ``$$`` settings (``{"130": "200.000"}``); empty until (or unless) listed."""
+        return MappingProxyType(self._settings)
 
     @property
     def last_status(self) -> StatusReport | None:
@@ -318,10 +480,12 @@ class GrblEngine(ProtocolEngine):
 
     # ------------------------------------------------------------------ connect & load
     def handshake(self, now: float) -> bytes:
-        """Soft reset (default) or a status query; READY when GRBL answers."""
+        """Soft reset (default) or a status query; then ``$I``, ``$$`` and a status report; READY."""
         self._transition(EngineState.HANDSHAKING)
         self._handshake_started = now
-        self._banner_seen = False
+        self._identified = False
+        self._last_rx = None
+        self._link_origin = now
         if self.reset_on_connect:
             return RT_SOFT_RESET
         self._record_status_poll(now)
@@ -330,12 +494,12 @@ class GrblEngine(ProtocolEngine):
     def load(self, lines: Sequence[tuple[int, str]]) -> None:
         """Queue a program; raises ValueError for a line that can never fit GRBL's buffer."""
         for source_line, text in lines:
-            if len(text.strip()) + 1 > self.rx_buffer_size:
+            if len(wire_text(text)) + 1 > self.rx_buffer_size:
                 raise ValueError(f"source line {source_line} is longer than GRBL's rx buffer")
         self._store_program(lines)
 
     def _reset_program_cursor(self) -> None:
-        items = [_StreamItem(line.text, line.index, line.source_line) for line in self._program]
+        items = [_StreamItem(wire_text(line.text), line.index, line.source_line) for line in self._program]
         if self.dry_run:
             items = [_StreamItem("$C", None, None), *items, _StreamItem("$C", None, None)]
         self._stream = items
@@ -347,35 +511,111 @@ class GrblEngine(ProtocolEngine):
             return []
         return super()._complete_if_done()
 
+    # ------------------------------------------------------------------ the connect questions
+    def _identify(self) -> None:
+        """The controller is there: ask the handshake questions again from the start."""
+        self._identified = True
+        self._queries = deque(HANDSHAKE_QUERIES)
+        self._query_sent_at = None
+        self._queries_done = False
+        self._opt = self._version = None
+        self._listed = {}
+
+    def _next_query(self, now: float) -> bytes:
+        if not self._queries or self._in_flight:
+            return b""
+        item = _StreamItem(self._queries.popleft(), None, None)
+        self._query_sent_at = now
+        return self._transmit(item, in_stream=False, now=now, query=True)
+
+    def _query_answered(self, sent: _Sent, answered: bool) -> list[Event]:
+        """The ``$I`` or ``$$`` in flight got its ok (``answered``), an error, or timed out."""
+        self._query_sent_at = None
+        if sent.item.text == "$I":
+            return self._took_build_info()
+        settings = self._listed if answered else {}
+        self._listed = {}
+        return self._took_settings(settings)
+
+    def _took_build_info(self) -> list[Event]:
+        if self._version is None and self._opt is None:
+            return []
+        letters, planner, rx = self._opt or ("", None, None)
+        self._build_info = BuildInfo(self._version or "", letters, planner, rx)
+        self._planner_blocks = planner
+        return [self._build_info]
+
+    def _took_settings(self, settings: dict[str, str]) -> list[Event]:
+        """Record the settings, let ``settings_check`` judge them, then ask for the closing status report."""
+        self._settings = dict(settings)
+        self._queries_done = True
+        events: list[Event] = [ControllerSettings(dict(settings))]
+        reason = self.settings_check(self.settings) if self.settings_check is not None else None
+        if reason:
+            return events + self._fail(f"controller settings do not match the machine record: {reason}")
+        if self._status_outstanding_since is None:
+            self._last_status_poll = None  # ask at once: READY waits for this report
+        return events
+
+    def _query_in_flight(self) -> _Sent | None:
+        return self._in_flight[0] if self._in_flight and self._in_flight[0].query else None
+
+    def _finish_handshake(self, report: StatusReport) -> list[Event]:
+        """The status report that closes the handshake: learn ``Bf:`` from it and become READY."""
+        if report.rx_free is not None:
+            # Nothing of ours is in GRBL's buffer (see the buffer-size notes above this class).
+            opt_rx = self._build_info.rx_buffer if self._build_info else None
+            self._learned_rx = usable_rx_bytes(opt_rx, report.rx_free)
+            if self._planner_blocks is None:
+                self._planner_blocks = report.planner_free
+        elif self._build_info is not None and self._build_info.rx_buffer is not None:
+            self._learned_rx = usable_rx_bytes(self._build_info.rx_buffer, None)
+        too_long = next((item for item in self._stream if item.size > self.rx_buffer_size), None)
+        if too_long is not None:
+            line, size = too_long.source_line, self.rx_buffer_size
+            return self._fail(f"source line {line} is longer than the controller's {size}-byte rx buffer")
+        self._transition(EngineState.READY)
+        self._start_loaded_program()
+        return []
+
     # ------------------------------------------------------------------ sending
     def data_to_send(self, now: float) -> bytes:
-        """Next program lines that fit GRBL's receive buffer (character counting)."""
-        if self._inert or self._state is not EngineState.STREAMING:
+        """The next handshake question, or the next program lines that fit GRBL's receive buffer."""
+        if self._inert:
+            return b""
+        if self._state is EngineState.HANDSHAKING:
+            return self._next_query(now)
+        if self._state is not EngineState.STREAMING:
             return b""
         out = bytearray()
         while self._cursor < len(self._stream) and self._fits(self._stream[self._cursor]):
             item = self._stream[self._cursor]
             self._cursor += 1
             out += self._transmit(item, in_stream=True, now=now)
+        local = self._answer_local_lines()
+        if local:
+            self._defer(local + self._complete_if_done())
         return bytes(out)
 
     def _fits(self, item: _StreamItem) -> bool:
-        if any(sent.item.sync for sent in self._in_flight):
+        if item.local:
+            return True  # takes no room; answered in its turn
+        if self._sync_in_flight:
             return False  # nothing follows a settings write until it is answered
-        if item.sync and self._in_flight:
+        if item.sync and self._bytes_in_flight:
             return False
         return self._bytes_in_flight + item.size <= self.rx_buffer_size
 
-    def _transmit(self, item: _StreamItem, *, in_stream: bool, now: float) -> bytes:
-        if not self._in_flight:
-            # Silence before this moment says nothing about the new line.
-            self._last_rx = max(self._last_rx or now, now)
-        leaves_check_mode = item.text.upper() == "$C" and self._check_mode
-        self._in_flight.append(_Sent(item, in_stream, leaves_check_mode))
+    def _transmit(self, item: _StreamItem, *, in_stream: bool, now: float, query: bool = False) -> bytes:
+        leaves_check_mode = item.text == "$C" and self._check_mode
+        if _HOMING.match(item.text):
+            self._homing_reported = False
+        self._in_flight.append(_Sent(item, in_stream, leaves_check_mode, query))
         self._bytes_in_flight += item.size
+        self._sync_in_flight += item.sync
         if item.program_index is not None:
             self._lines_sent += 1
-        return item.text.encode("ascii") + b"\n"
+        return item.text.encode("ascii") + b"\n" if item.text else b""
 
     def command(self, text: str, now: float = 0.0) -> bytes:
         """Bytes for one out-of-program command (jog, ``$$``...), sent send-response style.
@@ -386,7 +626,9 @@ class GrblEngine(ProtocolEngine):
         self._require({EngineState.READY, EngineState.COMPLETE}, "send a command")
         if self._in_flight:
             raise ProtocolStateError("wait for the previous command's answer first")
-        item = _StreamItem(text.strip(), None, None)
+        item = _StreamItem(wire_text(text), None, None)
+        if item.local:
+            raise ValueError("nothing to send once comments and spaces are removed")
         if item.size > self.rx_buffer_size:
             raise ValueError("command longer than GRBL's rx buffer")
         return self._transmit(item, in_stream=False, now=now)
@@ -396,7 +638,7 @@ class GrblEngine(ProtocolEngine):
         return self.command("$X", now)
 
     def home(self, now: float = 0.0) -> bytes:
-        """``$H``: run the homing cycle (no response timeout applies while it runs)."""
+        """``$H``: run the homing cycle (``homing_timeout`` bounds its silence, see the class docstring)."""
         return self.command("$H", now)
 
     def check_mode_commands(self, now: float = 0.0) -> bytes:
@@ -421,9 +663,14 @@ class GrblEngine(ProtocolEngine):
         return self._hold_then_reset()
 
     def safe_shutdown(self) -> bytes:
-        """Same as cancel's motion handling: hold, then soft reset when motion stopped."""
+        """Same as cancel's motion handling: hold, then soft reset when motion stopped.
+
+        With the link lost there is no hold to watch: hold and reset at once, nothing left to drain.
+        """
         if self._inert:
             return b""
+        if self._link_lost:
+            return RT_FEED_HOLD + RT_SOFT_RESET
         return self._hold_then_reset()
 
     def emergency_stop(self) -> bytes:
@@ -460,11 +707,11 @@ class GrblEngine(ProtocolEngine):
 
     # ------------------------------------------------------------------ periodic work
     def poll(self, now: float) -> bytes:
-        """Status queries (one outstanding, at most every ``status_interval``), the
-        deferred soft reset of cancel, and handshake/response timeouts."""
+        """Status queries (one outstanding, at most every ``status_interval``) and the deferred soft
+        reset of cancel. Timeouts are judged in ``receive_data``, after what the port held was read."""
         if self._inert or self._state is EngineState.IDLE:
             return b""
-        self._check_timeouts(now)
+        self._note_poll_call(now)
         out = bytearray(self._realtime_out)
         self._realtime_out.clear()
         out += self._due_soft_reset(now)
@@ -473,26 +720,32 @@ class GrblEngine(ProtocolEngine):
             out += RT_STATUS
         return bytes(out)
 
+    def _note_poll_call(self, now: float) -> None:
+        """A host that stopped calling ``poll()`` stopped asking: that silence is not the controller's."""
+        if self._last_poll_call is not None and now - self._last_poll_call > self.link_timeout / 2:
+            self._link_origin = now
+        self._last_poll_call = now
+
     def next_deadline(self, now: float) -> float | None:
         if self._inert or self._state is EngineState.IDLE:
             return None
         if self._realtime_out or (self._reset_after_hold and self._hold_started is None):
             return now
-        deadlines = [self._next_status_time()]
-        if self._state is EngineState.HANDSHAKING and self._handshake_started is not None:
-            deadlines.append(self._handshake_started + self.handshake_timeout)
+        deadlines = [
+            self._next_status_time(),
+            self._identify_deadline(),
+            self._query_deadline(),
+            self._link_deadline(),
+        ]
         if self._reset_after_hold and self._hold_started is not None:
             deadlines.append(self._hold_started + self.hold_timeout)
-        liveness = self._liveness_deadline()
-        if liveness is not None:
-            deadlines.append(liveness)
         known = [deadline for deadline in deadlines if deadline is not None]
         return min(known) if known else None
 
     def _polling_active(self) -> bool:
-        return not (
-            self._state is EngineState.HANDSHAKING and self.reset_on_connect and not self._banner_seen
-        )
+        """After a reset, status polls wait for the controller's first byte (its banner, usually)."""
+        waiting_for_reset = self._state is EngineState.HANDSHAKING and self.reset_on_connect
+        return not (waiting_for_reset and not self._identified and self._last_rx is None)
 
     def _next_status_time(self) -> float | None:
         if not self._polling_active():
@@ -527,28 +780,75 @@ class GrblEngine(ProtocolEngine):
         return b""
 
     def _hold_completed(self) -> bool:
-        fresh = self._status_reports_received > self._hold_poll_mark
+        # Only a report that really arrived, answering a poll sent after the hold, says motion stopped:
+        # a poll presumed lost must not make the last report (from before the hold) look fresh.
+        fresh = self._last_report_number > self._hold_poll_mark
         return fresh and self._last_status is not None and self._last_status.state in _STILL_STATES
 
-    def _liveness_deadline(self) -> float | None:
-        if self.response_timeout is None or self._state not in JOB_ACTIVE_STATES:
+    # ------------------------------------------------------------------ timeouts
+    def _identify_deadline(self) -> float | None:
+        if self._state is not EngineState.HANDSHAKING or self._identified or self._handshake_started is None:
             return None
-        if not self._in_flight or self._last_rx is None:
-            return None
-        if any(_HOMING.match(sent.item.text.upper()) for sent in self._in_flight):
-            return None  # homing may legitimately take minutes
-        return self._last_rx + self.response_timeout
+        return self._handshake_started + self.handshake_timeout
 
-    def _check_timeouts(self, now: float) -> None:
-        if self._state is EngineState.HANDSHAKING and self._handshake_started is not None:
-            if now - self._handshake_started >= self.handshake_timeout:
-                self._defer(self._fail("GRBL did not identify itself after connecting"))
-            return
-        liveness = self._liveness_deadline()
-        if liveness is not None and now >= liveness:
-            self._defer(self._fail(f"GRBL stopped responding for {self.response_timeout:g} s"))
+    def _query_deadline(self) -> float | None:
+        if self._query_in_flight() is None or self._query_sent_at is None:
+            return None
+        return self._query_sent_at + self.query_timeout
+
+    def _homing_in_flight(self) -> bool:
+        return any(_HOMING.match(sent.item.text) for sent in self._in_flight)
+
+    def _link_monitored(self) -> bool:
+        """Connected and owed traffic: every state but before the first byte, terminal or inert."""
+        if self._inert or self._link_lost or self._last_rx is None:
+            return False
+        if self._state is EngineState.STOPPED:
+            return self._reset_after_hold  # a cancel still draining
+        return self._state in _ACTIVITY
+
+    def _link_deadline(self) -> float | None:
+        if not self._link_monitored():
+            return None
+        origin = max(self._last_rx, self._link_origin or self._last_rx)
+        if self._homing_in_flight() and not self._homing_reported:
+            return origin + self.homing_timeout
+        return origin + self.link_timeout
+
+    def _check_timeouts(self, now: float) -> list[Event]:
+        """Timeouts due at ``now``; called after the data read at ``now`` was taken in."""
+        identify = self._identify_deadline()
+        if identify is not None and now >= identify:
+            return self._fail("GRBL did not identify itself after connecting")
+        link = self._link_deadline()
+        if link is not None and now >= link:
+            return self._lose_link(now)
+        query = self._query_deadline()
+        if query is not None and now >= query:
+            # Some forks ignore $I or $$: carry on without the answer, and swallow it if it comes late.
+            self._stray_ok_allowed += 1
+            return self._query_answered(self._retire_oldest(), answered=False)
+        return []
+
+    def _lose_link(self, now: float) -> list[Event]:
+        """Nothing received for ``link_timeout``: ConnectionLost, then Halted (FAILED) if a job can fail."""
+        assert self._last_rx is not None
+        activity = "homing" if self._homing_in_flight() else _ACTIVITY[self._state]
+        silent_for = now - self._last_rx
+        detail = f"no answer from the controller for {silent_for:.1f} s while {activity}"
+        self._link_lost = True
+        self._reset_after_hold = False  # no hold to wait for on a dead link
+        events: list[Event] = [ConnectionLost(silent_for, detail)]
+        return events + self._fail(f"connection lost: {detail}")
 
     # ------------------------------------------------------------------ receiving
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Take in ``data`` (any byte proves the link alive), then judge the timeouts due at ``now``."""
+        if data:
+            self._last_rx = now
+        events = super().receive_data(data, now)
+        return events + self._check_timeouts(now)
+
     def _note_received(self, now: float) -> None:
         self._last_rx = now
 
@@ -562,14 +862,27 @@ class GrblEngine(ProtocolEngine):
             return self._unexpected_answer(text)
         sent = self._retire_oldest()
         events: list[Event] = []
-        if sent.item.text.upper() == "$C":
+        if sent.item.text == "$C":
             self._check_mode = not self._check_mode
             if sent.leaves_check_mode:
                 self._expected_resets += 1
+        if sent.query:
+            events += self._query_answered(sent, answered=True)
         if sent.item.program_index is not None:
-            self._lines_acknowledged += 1
-            events.append(Acknowledged(sent.item.program_index, sent.item.source_line))
-        return events + self._complete_if_done()
+            events.append(self._acknowledge(sent))
+        return events + self._answer_local_lines() + self._complete_if_done()
+
+    def _acknowledge(self, sent: _Sent) -> Acknowledged:
+        self._lines_acknowledged += 1
+        assert sent.item.program_index is not None and sent.item.source_line is not None
+        return Acknowledged(sent.item.program_index, sent.item.source_line)
+
+    def _answer_local_lines(self) -> list[Event]:
+        """Acknowledge the comment-only lines now at the head of the queue (nothing was sent for them)."""
+        events: list[Event] = []
+        while self._in_flight and self._in_flight[0].item.local:
+            events.append(self._acknowledge(self._retire_oldest()))
+        return events
 
     def _on_error(self, text: str, now: float) -> list[Event]:
         detail = text.split(":", 1)[1].strip()
@@ -580,10 +893,12 @@ class GrblEngine(ProtocolEngine):
             return [FirmwareError(code, message, None, None), *self._unexpected_answer(text)]
         sent = self._retire_oldest()
         events: list[Event] = [FirmwareError(code, message, sent.item.program_index, sent.item.source_line)]
+        if sent.query:
+            return events + self._query_answered(sent, answered=False)
         if sent.in_stream and self.stop_on_error and self._state in JOB_ACTIVE_STATES:
             where = f" on source line {sent.item.source_line}" if sent.item.source_line else ""
             return events + self._fail(f"error:{detail}{where}: {message}")
-        return events + self._complete_if_done()
+        return events + self._answer_local_lines() + self._complete_if_done()
 
     def _on_alarm(self, text: str, now: float) -> list[Event]:
         detail = text.split(":", 1)[1].strip()
@@ -603,10 +918,23 @@ class GrblEngine(ProtocolEngine):
         if self._status_outstanding_since is not None:
             self._status_outstanding_since = None
             self._status_reports_received += 1
-        if self._state is EngineState.HANDSHAKING and (self._banner_seen or not self.reset_on_connect):
-            self._transition(EngineState.READY)
-            self._start_loaded_program()
-        return [report]
+        self._last_report_number = self._status_reports_received
+        if report.state.startswith("Home") and self._homing_in_flight():
+            self._homing_reported = True  # this controller talks while homing: hold it to link_timeout
+        events: list[Event] = [report]
+        if self._state is EngineState.HANDSHAKING:
+            events += self._handshake_status(report)
+        return events
+
+    def _handshake_status(self, report: StatusReport) -> list[Event]:
+        if not self._identified:
+            if self.reset_on_connect:
+                return []  # a report from before our reset's banner says nothing about the buffer
+            self._identify()
+            return []
+        if self._queries_done and not self._in_flight:
+            return self._finish_handshake(report)
+        return []
 
     def _on_banner(self, text: str, now: float) -> list[Event]:
         match = _BANNER.match(text)
@@ -621,14 +949,29 @@ class GrblEngine(ProtocolEngine):
         self._status_outstanding_since = None
         if self._state is EngineState.HANDSHAKING:
             # Not READY yet: opening a port can reboot the controller (DTR) while our soft reset is on the
-            # wire, giving two banners. A status report, asked for after the banner, comes after both.
-            self._banner_seen = True
+            # wire, giving two banners. The questions, asked again after each banner, come after both.
+            self._identify()
             self._last_status_poll = None
         elif self._expected_resets:
             self._expected_resets -= 1
         elif self._state in JOB_ACTIVE_STATES:
             events += self._fail("controller reset unexpectedly")
         return events
+
+    def _on_version(self, text: str, now: float) -> list[Event]:
+        sent = self._query_in_flight()
+        if sent is None or sent.item.text != "$I":
+            return self._on_bracketed(text, now)
+        body = text[5:].rstrip("]")
+        self._version = body.partition(":")[0]  # "1.1h.20190825:<user build string>"
+        return []
+
+    def _on_options(self, text: str, now: float) -> list[Event]:
+        sent = self._query_in_flight()
+        if sent is None or sent.item.text != "$I":
+            return self._on_bracketed(text, now)
+        self._opt = parse_build_options(text[5:].rstrip("]"))
+        return []
 
     def _on_feedback_message(self, text: str, now: float) -> list[Event]:
         return [Message(text[5:-1] if text.endswith("]") else text[5:])]
@@ -648,12 +991,19 @@ class GrblEngine(ProtocolEngine):
         return [Message(text[1:].rstrip("]"))]
 
     def _on_echoed_setting(self, text: str, now: float) -> list[Event]:
+        sent = self._query_in_flight()
+        setting = parse_setting_line(text)
+        if sent is not None and sent.item.text == "$$" and setting is not None:
+            key, value = setting
+            self._listed[key] = value
+            return []
         return [Message(text)]
 
     # ------------------------------------------------------------------ helpers
     def _retire_oldest(self) -> _Sent:
         sent = self._in_flight.popleft()
         self._bytes_in_flight -= sent.item.size
+        self._sync_in_flight -= sent.item.sync
         if sent.in_stream:
             self._stream_answered += 1
             if sent.item.program_index is not None:
@@ -663,6 +1013,8 @@ class GrblEngine(ProtocolEngine):
     def _clear_in_flight(self) -> None:
         self._in_flight.clear()
         self._bytes_in_flight = 0
+        self._sync_in_flight = 0
+        self._query_sent_at = None
 
     def _unexpected_answer(self, text: str) -> list[Event]:
         if self._stray_ok_allowed and text.lower() == "ok":
