@@ -13,7 +13,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Lower, RowNumber, Trim
 from django.utils import timezone
 
-from machines import gcode
+from machines import gcode, maintenance
+from machines import selectors as machine_selectors
 from machines.protocol.registry import firmware_named, profile_for
 from mes.catalog.models import MachineType, Program
 from mes.core import selectors as core_selectors
@@ -117,7 +118,11 @@ def machines_with_live_runner(machine_ids: list[int], *, alive_s: float) -> set[
     live = Job.objects.filter(
         machine_id__in=machine_ids, state__in=ACTIVE_JOB_STATES, runner_heartbeat_at__gte=cutoff
     ).exclude(runner="")
-    return set(live.values_list("machine_id", flat=True))
+    # A worker unlocking or homing the controller holds the port too, and hears the E-STOP.
+    maintaining = machine_selectors.machines_in_maintenance_session(
+        machine_ids, within_s=maintenance.SESSION_LIMIT_S
+    )
+    return set(live.values_list("machine_id", flat=True)) | maintaining
 
 
 def work_order_parts_covered(work_order: WorkOrder) -> int:

@@ -25,6 +25,7 @@ from machines.protocol.base import (
     EngineState,
     ProtocolEngine,
     ProtocolStateError,
+    UnsupportedCommand,
 )
 from machines.protocol.events import (
     Acknowledged,
@@ -65,6 +66,7 @@ _BANNER = re.compile(r"^Grbl\w*\s+(\S+)")
 # EEPROM writers and system commands: G10 (L2/L20), G28.1, G30.1 and every "$" line.
 _SYNC_LINE = re.compile(r"^\$|G0*10(?![0-9.])|G0*28\.1(?![0-9])|G0*30\.1(?![0-9])")
 _HOMING = re.compile(r"^\$H")
+_ALARM_CODE = re.compile(r"ALARM:(\d+)", re.IGNORECASE)
 # Machine states in which motion has stopped, so a soft reset cannot lose position.
 _STILL_STATES = frozenset({"Idle", "Hold:0", "Alarm", "Check", "Sleep", "Door:0", "Door:1"})
 
@@ -212,6 +214,8 @@ class GrblEngine(ProtocolEngine):
 
     firmware = "grbl"
     supports_dry_run = True
+    maintenance_commands = frozenset({"unlock", "home"})
+    override_kinds = frozenset({"feed", "spindle", "rapid"})
 
     def __init__(
         self,
@@ -457,6 +461,33 @@ class GrblEngine(ProtocolEngine):
 
     def jog_cancel(self) -> bytes:
         return RT_JOG_CANCEL
+
+    # The generic entry points (see ProtocolEngine) over the methods above.
+    def maintenance_command(self, kind: str, now: float = 0.0) -> bytes:
+        """``unlock`` is ``$X``, ``home`` is ``$H``."""
+        if kind == "unlock":
+            return self.unlock(now)
+        if kind == "home":
+            return self.home(now)
+        return super().maintenance_command(kind, now)
+
+    def override(self, kind: str, change: int | str) -> bytes:
+        try:
+            if kind == "feed":
+                return self.feed_override(change)
+            if kind == "spindle":
+                return self.spindle_override(change)
+            if kind == "rapid" and isinstance(change, int):
+                return self.rapid_override(change)
+        except ValueError as exc:
+            raise UnsupportedCommand(str(exc)) from None
+        return super().override(kind, change)
+
+    @classmethod
+    def explain_fault(cls, text: str) -> str | None:
+        """``ALARM:n`` in ``text`` -> the alarm's meaning (GRBL's table)."""
+        match = _ALARM_CODE.search(text)
+        return f"Alarm {match.group(1)}: {alarm_message(int(match.group(1)))}" if match else None
 
     # ------------------------------------------------------------------ periodic work
     def poll(self, now: float) -> bytes:
