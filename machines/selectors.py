@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from machines.models import MAINTENANCE_COMMANDS, MachineCommand
+from machines.models import MAINTENANCE_COMMANDS, MachineCommand, MachineTelemetry
 
 
 def machine_commands_pending(machine_id: int, *, since) -> list[MachineCommand]:
@@ -55,3 +55,8 @@ def machines_in_maintenance_session(machine_ids: list[int], *, within_s: float) 
 def machine_commands_latest(machine_id: int, *, limit: int) -> list[MachineCommand]:
     """The machine's ``limit`` most recent control commands, newest first."""
     return list(MachineCommand.objects.filter(machine_id=machine_id).order_by("-issued_at", "-pk")[:limit])
+
+
+def machine_telemetry(machine_id: int) -> MachineTelemetry | None:
+    """The machine's latest telemetry row, if a runner ever reported."""
+    return MachineTelemetry.objects.filter(machine_id=machine_id).first()
