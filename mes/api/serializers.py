@@ -191,7 +191,7 @@ class MachineCommandSerializer(serializers.ModelSerializer):
         ]
 
 
-class OverrideSerializer(serializers.Serializer):
+class MachineOverrideSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=sorted(OVERRIDE_CHANGES))
     change = serializers.CharField(
         max_length=10, help_text="feed/spindle: +10, -10, reset; rapid: 100, 50, 25"

@@ -179,7 +179,7 @@ class MachineViewSet(ReadOnly):
         return Response(s.MachineCommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        request=s.OverrideSerializer,
+        request=s.MachineOverrideSerializer,
         responses={
             202: s.MachineCommandSerializer,
             400: s.ErrorSerializer,
@@ -197,7 +197,7 @@ class MachineViewSet(ReadOnly):
         offered, or a firmware without that override; 409 when no job runs or the machine has no serial
         port; 403 for roles other than machinist and supervisor.
         """
-        data = _valid(s.OverrideSerializer, request)
+        data = _valid(s.MachineOverrideSerializer, request)
         command = production.machine_override(request.user, machine=self.get_object(), **data)
         return Response(s.MachineCommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
 
