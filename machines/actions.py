@@ -8,9 +8,9 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from machines.models import MachineCommand, MachineTelemetry
+from machines.models import MAINTENANCE_COMMANDS, MachineCommand, MachineTelemetry
 from machines.selectors import machine_commands_pending
-from mes.core.queues import RUN_JOB_TASK
+from mes.core.queues import MAINTENANCE_TASK, RUN_JOB_TASK
 
 
 def do_machine_command_send(machine, command: str, *, actor=None, job=None) -> MachineCommand:
@@ -72,9 +72,42 @@ def do_machine_telemetry_record(machine_id: int, *, job_id: int | None, snapshot
             "position": snapshot.get("position"),
             "temperatures": snapshot.get("temperatures"),
             "message": snapshot.get("message") or "",
+            **_override_fields(snapshot.get("overrides")),
             "updated_at": timezone.now(),
         },
     )
+
+
+def _override_fields(overrides: dict | None) -> dict:
+    """The telemetry row's override columns from a snapshot's ``overrides``; none if the controller has not
+    reported them yet in this run (the last reported values stay)."""
+    if not overrides:
+        return {}
+    return {f"{kind}_override": overrides.get(kind) for kind in ("feed", "rapid", "spindle")}
+
+
+def do_machine_maintenance_enqueue(command: MachineCommand) -> None:
+    """Hand a maintenance command (unlock, home) to the worker that owns its machine's cable, once the
+    request is committed; sent by name (:data:`~mes.core.queues.MAINTENANCE_TASK`) like a run."""
+    queue = command.machine.queue_name
+    transaction.on_commit(lambda: current_app.send_task(MAINTENANCE_TASK, args=[command.pk], queue=queue))
+
+
+def do_machine_maintenance_claim(command_id: int) -> MachineCommand | None:
+    """Take a maintenance command for the worker about to send it; None if another delivery already took
+    it (so a redelivered task does nothing)."""
+    claimed = MachineCommand.objects.filter(
+        pk=command_id, command__in=MAINTENANCE_COMMANDS, handled_at__isnull=True
+    ).update(handled_at=timezone.now())
+    if not claimed:
+        return None
+    return MachineCommand.objects.select_related("machine", "issued_by").get(pk=command_id)
+
+
+def do_machine_maintenance_finish(command: MachineCommand, *, succeeded: bool, outcome: str) -> None:
+    """Record how a maintenance command ended, in words for the terminal."""
+    command.succeeded, command.outcome, command.finished_at = succeeded, outcome, timezone.now()
+    command.save(update_fields=["succeeded", "outcome", "finished_at"])
 
 
 def do_machine_run_enqueue(job) -> None:

@@ -11,14 +11,14 @@ a second and telemetry about twice a second, never per line.
 import logging
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from machines import actions, gcode, protocol, streaming, transport
+from machines import actions, gcode, maintenance, protocol, streaming, transport
 from mes.core.queues import machine_id_of_queue
 from mes.production import actions as production
 from mes.production import selectors as production_selectors
-from mes.production.models import Machine
+from mes.production.models import ACTIVE_JOB_STATES, Machine, MachineState
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,96 @@ def _conclude(job_id: int, result: streaming.StreamResult) -> str:
         production.do_job_fail_run(job_id, reason=result.reason)
     # "cancelled" and "estop": the person's service call already ended the job and set the machine.
     return result.outcome
+
+
+# What a maintenance command is called in its outcome, and what a success leaves the controller as.
+MAINTENANCE_WORDS = {"unlock": ("Unlock", "unlocked"), "home": ("Homing", "homed")}
+
+
+def run_maintenance(command_id: int) -> str:
+    """Send one maintenance command (unlock, home) to its machine's controller; return its answer word.
+
+    The command is taken once (a second delivery does nothing), then sent only if it is still what the
+    machinist asked for: no job has started on the machine since, and the command did not wait for its
+    worker longer than ``MES_MAINTENANCE_MAX_WAIT_S`` (a homing cycle must not start when nobody may be
+    watching). The session polls the control channel, so an E-STOP still reaches the controller. The
+    outcome is recorded on the command, and the controller's state as telemetry.
+
+    Decision: a successful homing clears the machine's error in the MES (the same step as "Clear error",
+    credited to the machinist who asked): the controller has found its switches, so its position is known
+    again, and the machinist confirmed on the terminal that the spindle may move. An unlock does not: the
+    position may be wrong, so a machinist still checks the machine and clears the error with a note.
+    """
+    command = actions.do_machine_maintenance_claim(command_id)
+    if command is None:
+        log.info("maintenance command %s already taken; nothing to do", command_id)
+        return "skipped"
+    machine = command.machine
+    refusal = _maintenance_refusal(command, machine)
+    if refusal:
+        actions.do_machine_maintenance_finish(command, succeeded=False, outcome=f"Not sent: {refusal}")
+        return "refused"
+    try:
+        port = transport.open_port(machine.port_url, machine.baud)
+    except transport.TransportLost as exc:
+        actions.do_machine_maintenance_finish(command, succeeded=False, outcome=f"Unreachable: {exc}")
+        return "lost"
+    poller = actions.CommandPoller(machine.pk, since=command.issued_at)
+
+    def poll_commands() -> list[str]:
+        commands = poller.poll()
+        poller.mark_handled()
+        return commands
+
+    session = maintenance.MaintenanceSession(
+        engine=protocol.engine_for(machine.firmware),
+        port=port,
+        kind=command.command,
+        poll_commands=poll_commands,
+        on_estop_sent=poller.mark_estop_delivered,
+    )
+    try:
+        result = session.run()
+    finally:
+        transport.close_quietly(port)
+    _conclude_maintenance(command, machine, result)
+    return result.answer
+
+
+def _maintenance_refusal(command, machine: Machine) -> str:
+    waited = (timezone.now() - command.issued_at).total_seconds()
+    if waited > settings.MES_MAINTENANCE_MAX_WAIT_S:
+        return f"it waited {waited:.0f} s for {machine}'s worker; ask again when you are at the machine."
+    active = machine.jobs.filter(state__in=ACTIVE_JOB_STATES).first()
+    if active is not None:
+        return f"{active} is {active.get_state_display().lower()} on {machine}."
+    if not machine.port_url:
+        return f"{machine} has no serial port."
+    return ""
+
+
+def _conclude_maintenance(command, machine: Machine, result: maintenance.MaintenanceResult) -> None:
+    what, done = MAINTENANCE_WORDS.get(command.command, (command.command, command.command))
+    state = f" The controller reports {result.state}." if result.state else ""
+    if result.succeeded:
+        outcome = f"{machine} {done} ({result.seconds:.1f} s).{state}"
+    elif result.answer == "estop":
+        outcome = f"{what} ended by an emergency stop.{state}"
+    else:
+        outcome = f"{what} failed: {result.detail}.{state}"
+    cleared = False
+    with transaction.atomic():
+        if result.succeeded and command.command == "home":
+            locked = Machine.objects.select_for_update().get(pk=machine.pk)
+            if locked.state == MachineState.ERROR:
+                note = f"homed from the terminal ({result.seconds:.1f} s)"
+                production.do_machine_clear_error(locked, actor=command.issued_by, note=note)
+                cleared = True
+        if cleared:
+            outcome += f" The error on {machine} is cleared: it is idle."
+        actions.do_machine_maintenance_finish(command, succeeded=result.succeeded, outcome=outcome)
+    if result.state:
+        actions.do_machine_telemetry_record(machine.pk, job_id=None, snapshot={"state": result.state})
 
 
 def recover_after_worker_start(queues: list[str]) -> None:

@@ -26,6 +26,7 @@ from machines.protocol import (
     ProtocolEngine,
     StatusReport,
     Temperatures,
+    UnsupportedCommand,
     engine_for,
 )
 
@@ -50,7 +51,8 @@ CANCEL_DRAIN_S = 15.0
 class StreamHooks:
     """Callbacks of a streaming session; every one is optional."""
 
-    poll_commands: Callable[[], list[str]] | None = None  # -> ["pause" | "resume" | "cancel" | "estop"]
+    # -> ["pause" | "resume" | "cancel" | "estop" | "<override kind>:<change>", e.g. "feed:+10"]
+    poll_commands: Callable[[], list[str]] | None = None
     on_commands_applied: Callable[[], None] | None = None  # from the loop's thread, after acting on them
     on_progress: Callable[[int, int], None] | None = None  # (acknowledged, total), at most every second
     on_telemetry: Callable[[dict], None] | None = None  # latest state, at most every telemetry interval
@@ -86,6 +88,8 @@ class _Telemetry:
     position: list | None = None
     temperatures: dict | None = None
     message: str = ""
+    # {"feed": %, "rapid": %, "spindle": %} as last reported; kept between reports that leave it out
+    overrides: dict | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -93,7 +97,15 @@ class _Telemetry:
             "position": self.position,
             "temperatures": self.temperatures,
             "message": self.message,
+            "overrides": self.overrides,
         }
+
+
+def _int_or_text(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 @dataclass
@@ -206,6 +218,11 @@ class StreamSession:
                     self._idle_reports += 1
                 pos = event.work_pos or event.machine_pos
                 self._telemetry.position = list(pos) if pos else None
+                if event.overrides and len(event.overrides) == 3:
+                    # GRBL sends Ov: only now and then (and after a change), so the last values stand.
+                    self._telemetry.overrides = dict(
+                        zip(("feed", "rapid", "spindle"), event.overrides, strict=True)
+                    )
             elif isinstance(event, Temperatures):
                 self._telemetry.temperatures = {k: list(v) for k, v in event.readings.items()}
             elif isinstance(event, Halted):
@@ -235,7 +252,22 @@ class StreamSession:
         elif command == "cancel" and engine.state not in (EngineState.FAILED, EngineState.STOPPED):
             self._write(engine.cancel())
             return "cancelled"
+        elif ":" in command and engine.state not in (EngineState.FAILED, EngineState.STOPPED):
+            self._apply_override(command)
         return None
+
+    def _apply_override(self, command: str) -> None:
+        """Write the override bytes of ``"<kind>:<change>"`` ("feed:+10", "spindle:reset", "rapid:50").
+
+        An override the engine refuses is logged and dropped: a wrong button must never end a run."""
+        kind, _, change = command.partition(":")
+        value: int | str = change if change == "reset" else _int_or_text(change)
+        try:
+            data = self.engine.override(kind, value)
+        except UnsupportedCommand as exc:
+            log.warning("override %r ignored: %s", command, exc)
+            return
+        self._write(data)
 
     def _end_by_estop(self) -> None:
         """The E-STOP's bytes are on the wire (written by the control thread): stop the engine and say

@@ -13,6 +13,13 @@ def run_job(job_id: int) -> str:
     return runner.run_job(job_id, runner_name=run_job.request.hostname or "local")
 
 
+@shared_task(name="machines.run_maintenance", ignore_result=True, acks_late=False)
+def run_maintenance(command_id: int) -> str:
+    """Send maintenance command ``command_id`` (unlock, home) to its machine's controller. Early
+    acknowledgement, like a run: the command is taken once, and one that waited too long is not sent."""
+    return runner.run_maintenance(command_id)
+
+
 @worker_ready.connect
 def _interrupt_orphans(sender=None, **kwargs) -> None:
     """A machine worker that starts marks the runs its dead predecessor left RUNNING as INTERRUPTED."""

@@ -236,6 +236,9 @@ MES_RUNNER_ALIVE_S = float(os.environ.get("MES_RUNNER_ALIVE_S", "3"))
 # How long an E-STOP request waits for the runner to confirm its bytes are on the wire before saying the
 # stop was not confirmed.
 MES_ESTOP_CONFIRM_S = float(os.environ.get("MES_ESTOP_CONFIRM_S", "1"))
+# An unlock or homing request its machine's worker takes later than this is not sent: nobody may be
+# watching the machine any more when the spindle starts to move.
+MES_MAINTENANCE_MAX_WAIT_S = float(os.environ.get("MES_MAINTENANCE_MAX_WAIT_S", "30"))
 CELERY_BEAT_SCHEDULE = {
     "machines-watchdog": {
         "task": "machines.watchdog",

@@ -33,6 +33,7 @@ LIBRARY = (
     "machines.protocol",
     "machines.transport",
     "machines.streaming",
+    "machines.maintenance",
     "vision.pipeline",
 )
 # Django-aware modules every app may use: errors, roles, state tables, queue names, pure dashboard maths.

@@ -7,7 +7,7 @@ Bytes in, events out; commands in, bytes out.  No serial port, no clock, no
 threads: the runner passes ``now`` (monotonic seconds) into every call.
 """
 
-from machines.protocol.base import EngineState, ProtocolEngine, ProtocolStateError
+from machines.protocol.base import EngineState, ProtocolEngine, ProtocolStateError, UnsupportedCommand
 from machines.protocol.events import (
     Acknowledged,
     Alarm,
@@ -66,6 +66,7 @@ __all__ = [
     "StreamComplete",
     "Temperatures",
     "Unparsed",
+    "UnsupportedCommand",
     "dialect_for",
     "engine_class",
     "engine_for",

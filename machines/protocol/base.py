@@ -37,6 +37,11 @@ class ProtocolStateError(RuntimeError):
     """A method was called in a state that does not allow it."""
 
 
+class UnsupportedCommand(ValueError):
+    """The engine's firmware has no such command (an override kind, a maintenance command), or not with
+    that value. Callers ask first: ``maintenance_commands``, ``override_kinds``."""
+
+
 class EngineState(enum.Enum):
     IDLE = "idle"  # constructed, nothing sent yet
     HANDSHAKING = "handshaking"  # waiting for the firmware to identify itself
@@ -94,6 +99,11 @@ class ProtocolEngine(ABC):
     firmware: ClassVar[str]
     #: Whether the constructor takes ``dry_run=True``: check the program on the controller without moving.
     supports_dry_run: ClassVar[bool] = False
+    #: Commands sent to a connected controller while no job streams (``maintenance_command``): "unlock"
+    #: clears an alarm lock without homing, "home" runs the homing cycle. Empty: the firmware has none.
+    maintenance_commands: ClassVar[frozenset[str]] = frozenset()
+    #: Real-time overrides a running job accepts (``override``): "feed", "spindle", "rapid".
+    override_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self._state = EngineState.IDLE
@@ -351,3 +361,24 @@ class ProtocolEngine(ABC):
         coordinates of each work origin, as the MES records them. Default: nothing to send.
         """
         return []
+
+    # ------------------------------------------------------------------ controller maintenance, overrides
+    def maintenance_command(self, kind: str, now: float = 0.0) -> bytes:
+        """Bytes of the maintenance command ``kind`` (one of ``maintenance_commands``), sent while connected
+        and no job streams; its answer is awaited like any line (``in_flight`` drops to 0). Raises
+        :class:`UnsupportedCommand` for a kind this firmware lacks."""
+        raise UnsupportedCommand(f"{self.firmware} has no {kind!r} maintenance command")
+
+    def override(self, kind: str, change: int | str) -> bytes:
+        """Real-time bytes changing the override ``kind`` (one of ``override_kinds``) during a job.
+
+        ``change`` is a signed step in percent (+10, -10) or ``"reset"`` for feed and spindle, a target
+        percent for rapid. Pure (no state changes), so the loop may write it between any two writes.
+        Raises :class:`UnsupportedCommand` for a kind or value the firmware does not take."""
+        raise UnsupportedCommand(f"{self.firmware} has no {kind!r} override")
+
+    @classmethod
+    def explain_fault(cls, text: str) -> str | None:
+        """The meaning in words of a fault code the firmware reported, found in ``text`` (a failed job's
+        reason, a machine's error), or None if ``text`` holds no code this firmware defines."""
+        return None

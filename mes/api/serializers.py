@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from machines.models import OVERRIDE_CHANGES, MachineCommand
 from mes.catalog.models import Part, PartRevision, Program
 from mes.inventory.models import StockItem
 from mes.production.models import FeedstockLot, Job, Machine, WorkOrder
@@ -157,6 +158,44 @@ class StopReportSerializer(serializers.Serializer):
     delivered = serializers.BooleanField()
     message = serializers.CharField()
     latency_ms = serializers.FloatField(allow_null=True)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every refusal: ``{"error": {"code", "message", "field"}}`` (see mes.core.api)."""
+
+    error = ErrorDetailSerializer()
+
+
+class MachineCommandSerializer(serializers.ModelSerializer):
+    """A command on a machine's control channel. For unlock and home: ``handled_at`` is when the machine's
+    worker took it, ``finished_at``/``succeeded``/``outcome`` what the controller answered."""
+
+    class Meta:
+        model = MachineCommand
+        fields = [
+            "id",
+            "machine",
+            "job",
+            "command",
+            "issued_at",
+            "handled_at",
+            "finished_at",
+            "succeeded",
+            "outcome",
+        ]
+
+
+class MachineOverrideSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=sorted(OVERRIDE_CHANGES))
+    change = serializers.CharField(
+        max_length=10, help_text="feed/spindle: +10, -10, reset; rapid: 100, 50, 25"
+    )
 
 
 class MachineSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from machines import selectors as machine_selectors
 from mes.api import serializers as s
 from mes.catalog.models import Part, PartRevision, Program
 from mes.core.api import IsInspectorOrStation, IsPerson
@@ -134,6 +135,78 @@ class MachineViewSet(ReadOnly):
         reports = production.machines_emergency_stop_all(request.user)
         delivered = all(report.delivered for report in reports)
         return Response(s.StopReportSerializer(reports, many=True).data, status=200 if delivered else 503)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: s.MachineCommandSerializer,
+            400: s.ErrorSerializer,
+            403: s.ErrorSerializer,
+            404: s.ErrorSerializer,
+            409: s.ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, pk=None):
+        """Clear the controller's alarm lock without homing ($X): its position may be wrong afterwards.
+
+        202: the command is queued for the machine's worker; read its outcome at
+        ``/machines/{id}/commands/`` (``finished_at``, ``succeeded``, ``outcome``). 409 while a job runs or
+        is paused, when the machine is not idle or in error, when it is unreachable (no serial port, no live
+        worker) or busy with another unlock or homing; 400 when its firmware has no such command; 403 for
+        roles other than machinist and supervisor.
+        """
+        command = production.machine_unlock(request.user, machine=self.get_object())
+        return Response(s.MachineCommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: s.MachineCommandSerializer,
+            400: s.ErrorSerializer,
+            403: s.ErrorSerializer,
+            404: s.ErrorSerializer,
+            409: s.ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def home(self, request, pk=None):
+        """Run the controller's homing cycle ($H): the spindle moves to the limit switches.
+
+        Answers as ``unlock``. A successful homing also clears the machine's error (it becomes idle).
+        """
+        command = production.machine_home(request.user, machine=self.get_object())
+        return Response(s.MachineCommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=s.MachineOverrideSerializer,
+        responses={
+            202: s.MachineCommandSerializer,
+            400: s.ErrorSerializer,
+            403: s.ErrorSerializer,
+            404: s.ErrorSerializer,
+            409: s.ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def override(self, request, pk=None):
+        """Change the feed, spindle or rapid override of the job running (or paused) on the machine.
+
+        202: on the control channel for the runner, which writes the controller's real-time bytes; the
+        values the controller then reports appear in the machine's telemetry. 400 for a kind or change not
+        offered, or a firmware without that override; 409 when no job runs or the machine has no serial
+        port; 403 for roles other than machinist and supervisor.
+        """
+        data = _valid(s.MachineOverrideSerializer, request)
+        command = production.machine_override(request.user, machine=self.get_object(), **data)
+        return Response(s.MachineCommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: s.MachineCommandSerializer(many=True), 404: s.ErrorSerializer})
+    @action(detail=True, methods=["get"])
+    def commands(self, request, pk=None):
+        """The machine's latest 20 control commands, newest first, with their outcomes."""
+        latest = machine_selectors.machine_commands_latest(self.get_object().pk, limit=20)
+        return Response(s.MachineCommandSerializer(latest, many=True).data)
 
     @extend_schema(request=s.NoteSerializer, responses=s.MachineSerializer)
     @action(detail=True, methods=["post"], url_path="clear-error")

@@ -65,3 +65,10 @@ class NoCapableMachine(DomainError):
 
     code = "no_capable_machine"
     status = 409
+
+
+class MachineUnavailable(DomainError):
+    """The machine cannot take a command now: no cable, no live worker, or another command under way."""
+
+    code = "machine_unavailable"
+    status = 409

@@ -2,12 +2,14 @@
 
 Queues: ``default`` for housekeeping, ``vision`` for inspections, and one ``machine.<id>`` queue per machine,
 consumed only by the worker on the host that owns that machine's serial cable. Tasks are sent by name
-(:data:`RUN_JOB_TASK`, :data:`RUN_INSPECTION_TASK`), so nothing below the task modules imports them.
+(:data:`RUN_JOB_TASK`, :data:`MAINTENANCE_TASK`, :data:`RUN_INSPECTION_TASK`), so nothing below the task
+modules imports them.
 """
 
 from django.conf import settings
 
 RUN_JOB_TASK = "machines.run_job"
+MAINTENANCE_TASK = "machines.run_maintenance"
 RUN_INSPECTION_TASK = "vision.run_inspection"
 
 

@@ -49,6 +49,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "job_fail": frozenset({M, S}),
     "machine_clear_error": frozenset({M, S}),
     "machine_lot_load": frozenset({M, S}),
+    # Controller commands from the terminal: unlock ($X) and home ($H) after an alarm, overrides in a job.
+    "machine_unlock": frozenset({M, S}),
+    "machine_home": frozenset({M, S}),
+    "machine_override": frozenset({M, S}),
     # Anyone at a terminal may stop a machine; only a machinist or supervisor clears it again.
     "machine_emergency_stop": frozenset({M, E, INS, S}),
     # inventory and inspection

@@ -298,6 +298,33 @@ def do_job_interrupt(job: Job, *, reason: str) -> Job:
     return job
 
 
+def do_machine_clear_error(machine: Machine, *, actor, note: str) -> Machine:
+    """Put a machine in error back to idle (callers check the action): any interrupted job on it becomes
+    failed and its demand is queued again. Locks the machine; the caller holds the transaction."""
+    machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    for job in machine.jobs.select_for_update().filter(state=JobState.INTERRUPTED):
+        transition(
+            job,
+            JobState.FAILED,
+            actor=actor,
+            table=JOB_TRANSITIONS,
+            field="state",
+            reason=f"cleared: {note}",
+        )
+        do_job_replace_lost(job, actor=actor)
+    transition(
+        machine,
+        MachineState.IDLE,
+        actor=actor,
+        table=MACHINE_TRANSITIONS,
+        field="state",
+        reason=note,
+        stamp="state_changed_at",
+        also={"state_reason": ""},
+    )
+    return machine
+
+
 @transaction.atomic
 def do_machine_lock_stopped(machine: Machine, *, actor, why: str) -> Machine:
     """After its stop command went out: fail the machine's active job and lock the machine in error."""

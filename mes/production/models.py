@@ -38,6 +38,11 @@ MACHINE_ACTIONS: ActionTable = {
     "pause_job_on": Action("paused", frozenset({MachineState.RUNNING})),
     "resume_job_on": Action("resumed", frozenset({MachineState.PAUSED})),
     "clear_error": Action("cleared", frozenset({MachineState.ERROR})),
+    # Controller commands with no job running (after an alarm, or to re-home an idle machine).
+    "unlock": Action("unlocked", frozenset({MachineState.IDLE, MachineState.ERROR})),
+    "home": Action("homed", frozenset({MachineState.IDLE, MachineState.ERROR})),
+    # Feed, spindle and rapid overrides act on the job the machine is running (or holding).
+    "override_on": Action("overridden", frozenset({MachineState.RUNNING, MachineState.PAUSED})),
     "load_lot": Action(
         "loaded",
         frozenset({MachineState.IDLE, MachineState.OFFLINE, MachineState.ERROR, MachineState.MAINTENANCE}),

@@ -13,8 +13,10 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Lower, RowNumber, Trim
 from django.utils import timezone
 
-from machines import gcode
-from machines.protocol.registry import firmware_named, profile_for
+from machines import gcode, maintenance
+from machines import selectors as machine_selectors
+from machines.models import OVERRIDE_CHANGES
+from machines.protocol.registry import engine_class, firmware_named, profile_for
 from mes.catalog.models import MachineType, Program
 from mes.core import selectors as core_selectors
 from mes.core.queues import machine_queue as machine_queue_name
@@ -117,7 +119,11 @@ def machines_with_live_runner(machine_ids: list[int], *, alive_s: float) -> set[
     live = Job.objects.filter(
         machine_id__in=machine_ids, state__in=ACTIVE_JOB_STATES, runner_heartbeat_at__gte=cutoff
     ).exclude(runner="")
-    return set(live.values_list("machine_id", flat=True))
+    # A worker unlocking or homing the controller holds the port too, and hears the E-STOP.
+    maintaining = machine_selectors.machines_in_maintenance_session(
+        machine_ids, within_s=maintenance.SESSION_LIMIT_S
+    )
+    return set(live.values_list("machine_id", flat=True)) | maintaining
 
 
 def work_order_parts_covered(work_order: WorkOrder) -> int:
@@ -187,6 +193,9 @@ _MACHINE_FIELDS = (
     "telemetry__position",
     "telemetry__temperatures",
     "telemetry__message",
+    "telemetry__feed_override",
+    "telemetry__rapid_override",
+    "telemetry__spindle_override",
     "telemetry__updated_at",
 )
 
@@ -238,6 +247,7 @@ class TelemetryCard:
     position: str  # "X 12.000 Y 4.500 Z -1.000" (GRBL), empty when not reported
     temperatures: str  # "Hotend 205/210 °C · Bed 60/60 °C" (Marlin), empty when not reported
     message: str
+    overrides: str  # "Feed 110 % · Rapid 50 % · Spindle 100 %", empty when the controller reports none
     updated_at: datetime
     age_seconds: float  # when read; not part of a tile's version (the page shows updated_at instead)
     stale: bool
@@ -262,6 +272,11 @@ class MachineTile:
     telemetry: TelemetryCard | None
     #: On a cable, but no live worker holds its queue: nothing the MES sends can reach it.
     unreachable: bool = False
+    #: Has a serial port in the MES (a machine without one is run from its own panel).
+    on_cable: bool = False
+    #: What the machine's engine can send: maintenance commands ("unlock", "home") and override kinds.
+    maintenance: tuple[str, ...] = ()
+    override_kinds: tuple[str, ...] = ()
 
     @property
     def next_job(self) -> JobCard | None:
@@ -291,6 +306,36 @@ class MachineTile:
     def can_clear_error(self) -> bool:
         interrupted = self.current is not None and self.current.state == JobState.INTERRUPTED
         return self.state == MachineState.ERROR or interrupted
+
+    def _may_maintain(self, kind: str) -> bool:
+        no_job = self.current is None or self.current.state not in ACTIVE_JOB_STATES
+        idle_or_error = self.state in (MachineState.IDLE, MachineState.ERROR)
+        return kind in self.maintenance and self.on_cable and idle_or_error and no_job
+
+    @property
+    def can_unlock(self) -> bool:
+        return self._may_maintain("unlock")
+
+    @property
+    def can_home(self) -> bool:
+        return self._may_maintain("home")
+
+    @property
+    def can_override(self) -> bool:
+        running = self.current is not None and self.current.state in ACTIVE_JOB_STATES
+        return bool(self.override_kinds) and self.on_cable and running
+
+    @property
+    def override_buttons(self) -> tuple[tuple[str, str, str], ...]:
+        """(kind, change, label) of each override button the machine's engine takes, e.g.
+        ("feed", "+10", "Feed +10 %"), ("feed", "reset", "Feed 100 %"), ("rapid", "50", "Rapid 50 %")."""
+        buttons = []
+        for kind, changes in OVERRIDE_CHANGES.items():
+            if kind in self.override_kinds:
+                for change in changes:
+                    shown = "100" if change == "reset" else change
+                    buttons.append((kind, change, f"{kind.capitalize()} {shown} %"))
+        return tuple(buttons)
 
     @cached_property
     def version(self) -> str:
@@ -384,6 +429,20 @@ def _temperatures_text(temperatures) -> str:
     return " · ".join(parts)
 
 
+def _overrides_text(row: dict) -> str:
+    values = [(name, row[f"telemetry__{name.lower()}_override"]) for name in ("Feed", "Rapid", "Spindle")]
+    return " · ".join(f"{name} {value} %" for name, value in values if value is not None)
+
+
+def _engine_offers(firmware: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(maintenance commands, override kinds) the firmware's engine offers, in a stable order."""
+    try:
+        engine = engine_class(firmware)
+    except ValueError:  # a firmware no longer installed offers nothing
+        return (), ()
+    return tuple(sorted(engine.maintenance_commands)), tuple(sorted(engine.override_kinds))
+
+
 def _telemetry_card(row: dict, now: datetime) -> TelemetryCard | None:
     if row["telemetry__pk"] is None:
         return None
@@ -393,6 +452,7 @@ def _telemetry_card(row: dict, now: datetime) -> TelemetryCard | None:
         position=_position_text(row["telemetry__position"]),
         temperatures=_temperatures_text(row["telemetry__temperatures"]),
         message=row["telemetry__message"],
+        overrides=_overrides_text(row),
         updated_at=row["telemetry__updated_at"],
         age_seconds=age,
         stale=age > TELEMETRY_STALE_AFTER_S,
@@ -482,6 +542,7 @@ def terminal_board(
     for row in machines.values(*_MACHINE_FIELDS):
         queue = heads.get(row["pk"], ())
         job = current.get(row["pk"])
+        offers = _engine_offers(row["firmware"])
         tiles.append(
             MachineTile(
                 pk=row["pk"],
@@ -498,6 +559,9 @@ def terminal_board(
                 lot=_lot_card(row),
                 telemetry=_telemetry_card(row, now),
                 unreachable=bool(row["port_url"]) and machine_queue_name(row["pk"]) not in live,
+                on_cable=bool(row["port_url"]),
+                maintenance=offers[0],
+                override_kinds=offers[1],
             )
         )
     return TerminalBoard(tiles=tuple(tiles), life_safety_machines=life_safety_queued_machines())
@@ -561,3 +625,60 @@ def feedstock_lots_for_program(program, *, also: FeedstockLot | None = None) -> 
     if also is not None:
         lots = lots | FeedstockLot.objects.annotate(material_key=Lower(Trim("material"))).filter(pk=also.pk)
     return lots.order_by("material", "code")
+
+
+@dataclass(frozen=True)
+class MaintenanceCard:
+    """The latest unlock or homing of a machine, as the terminal shows it."""
+
+    command: str  # "unlock" | "home"
+    label: str  # "Unlock ($X)"
+    issued_at: datetime
+    issued_by: str
+    taken: bool  # the machine's worker took it
+    finished: bool
+    succeeded: bool | None
+    outcome: str
+
+
+@dataclass(frozen=True)
+class ControllerCard:
+    """What the machine page says about the controller: the fault in words, the last maintenance command."""
+
+    fault: str  # "Alarm 1: Hard limit triggered. ..." from the machine's error, or ""
+    latest: MaintenanceCard | None
+
+
+MAINTENANCE_LABELS = {"unlock": "Unlock ($X)", "home": "Home ($H)"}
+
+
+def machine_controller_card(machine: Machine) -> ControllerCard:
+    """The controller part of a machine's page (two queries): the meaning in words of the fault code its
+    engine finds in the machine's error or its last telemetry message, and its latest unlock or homing."""
+    fault = ""
+    try:
+        engine = engine_class(machine.firmware)
+    except ValueError:
+        engine = None
+    telemetry = machine_selectors.machine_telemetry(machine.pk)
+    texts = [machine.state_reason if machine.state == MachineState.ERROR else ""]
+    texts.append(telemetry.message if telemetry is not None else "")
+    for text in texts:
+        if engine is not None and text:
+            fault = engine.explain_fault(text) or ""
+            if fault:
+                break
+    command = machine_selectors.machine_maintenance_latest(machine.pk)
+    latest = None
+    if command is not None:
+        latest = MaintenanceCard(
+            command=command.command,
+            label=MAINTENANCE_LABELS.get(command.command, command.command),
+            issued_at=command.issued_at,
+            issued_by=str(command.issued_by or ""),
+            taken=command.handled_at is not None,
+            finished=command.finished_at is not None,
+            succeeded=command.succeeded,
+            outcome=command.outcome,
+        )
+    return ControllerCard(fault=fault, latest=latest)

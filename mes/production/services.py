@@ -14,12 +14,15 @@ from django.conf import settings
 from django.db import transaction
 
 from machines import actions as machine_actions
+from machines import maintenance, protocol
 from machines import selectors as machine_selectors
+from machines.models import OVERRIDE_CHANGES, MachineCommand, override_command
 from mes.catalog.models import Program
 from mes.core import selectors as core_selectors
 from mes.core.errors import (
     IllegalTransition,
     InsufficientFeedstock,
+    MachineUnavailable,
     ProgramNotReleased,
     RuleViolation,
 )
@@ -31,7 +34,6 @@ from mes.production.models import (
     JOB_ACTIONS,
     JOB_TRANSITIONS,
     MACHINE_ACTIONS,
-    MACHINE_TRANSITIONS,
     FeedstockLot,
     Job,
     JobState,
@@ -43,6 +45,9 @@ from mes.production.models import (
 
 # How often an E-STOP request looks for its runner's confirmation (a read of one indexed row).
 ESTOP_CONFIRM_POLL_S = 0.005
+
+# How a maintenance command is named in refusals.
+MAINTENANCE_SAY = {"unlock": "an unlock", "home": "a homing cycle"}
 
 # How machine states read after "it is" in a refusal.
 MACHINE_STATE_WORDS = {MachineState.ERROR: "in error", MachineState.MAINTENANCE: "in maintenance"}
@@ -145,6 +150,18 @@ def _check_runner_alive(machine: Machine) -> None:
         )
 
 
+def _check_no_maintenance_under_way(machine: Machine) -> None:
+    """An unlock or homing asked for and not yet answered: the controller may be moving to its switches."""
+    within = settings.MES_MAINTENANCE_MAX_WAIT_S + maintenance.SESSION_LIMIT_S
+    pending = machine_selectors.machine_maintenance_unfinished(machine.pk, within_s=within)
+    if pending is not None:
+        raise MachineUnavailable(
+            f"{machine} is still busy with {MAINTENANCE_SAY.get(pending.command, pending.command)} asked at "
+            f"{pending.issued_at:%H:%M:%S}: wait for its outcome.",
+            field="machine",
+        )
+
+
 def _check_feedstock(lot: FeedstockLot | None, program: Program, runs: int = 1) -> None:
     if lot is None:
         raise InsufficientFeedstock("Load a feedstock lot on the machine first.", field="lot")
@@ -190,6 +207,7 @@ def job_start(actor, *, job: Job, lot: FeedstockLot | None = None) -> Job:
             field="machine",
         )
     _check_runner_alive(machine)
+    _check_no_maintenance_under_way(machine)
     waiting = machine.jobs.filter(state=JobState.COMPLETED).first()
     if waiting is not None:
         raise RuleViolation(
@@ -328,27 +346,102 @@ def _check_clear_note(note: str) -> None:
 def _clear_machine(actor, machine: Machine, *, note: str) -> Machine:
     machine = Machine.objects.select_for_update().get(pk=machine.pk)
     _check_machine_action(machine, "clear_error")
-    for job in machine.jobs.select_for_update().filter(state=JobState.INTERRUPTED):
-        transition(
-            job,
-            JobState.FAILED,
-            actor=actor,
-            table=JOB_TRANSITIONS,
-            field="state",
-            reason=f"cleared: {note}",
+    return actions.do_machine_clear_error(machine, actor=actor, note=note)
+
+
+# --- controller commands: unlock and home after an alarm, overrides during a job ----------------------
+
+
+def _check_engine_supports(machine: Machine, kind: str, supported: frozenset[str], what: str) -> None:
+    if kind not in supported:
+        label = protocol.firmware_named(machine.firmware).label
+        raise RuleViolation(f"{machine} runs {label}, which has no {what} the MES can send.", field="machine")
+
+
+def _check_no_active_job(machine: Machine, *, doing: str) -> None:
+    active = machine.jobs.filter(state__in=ACTIVE_JOB_STATES).first()
+    if active is not None:
+        raise IllegalTransition(
+            f"{active} is {active.get_state_display().lower()} on {machine}: {doing} only once it has ended.",
+            code="illegal_transition",
         )
-        actions.do_job_replace_lost(job, actor=actor)
-    transition(
-        machine,
-        MachineState.IDLE,
-        actor=actor,
-        table=MACHINE_TRANSITIONS,
-        field="state",
-        reason=note,
-        stamp="state_changed_at",
-        also={"state_reason": ""},
+
+
+def _check_on_cable(machine: Machine, *, doing: str) -> None:
+    if not machine.port_url:
+        raise MachineUnavailable(
+            f"{machine} has no serial port in the MES: {doing} on its own panel.", field="machine"
+        )
+
+
+def _maintenance_command(actor, machine: Machine, kind: str) -> MachineCommand:
+    """Put ``kind`` (unlock, home) on the machine's channel and hand it to its worker (callers authorize).
+
+    Refused, before anything is recorded: a machine not idle or in error, a job running or paused on it,
+    a firmware without the command, no serial port, no live worker for its queue (nothing could reach the
+    controller), or another unlock or homing still under way."""
+    machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    _check_machine_action(machine, kind)
+    _check_no_active_job(machine, doing=f"ask for {MAINTENANCE_SAY[kind]}")
+    engine = protocol.engine_class(machine.firmware)
+    _check_engine_supports(machine, kind, engine.maintenance_commands, f"{kind} command")
+    _check_on_cable(machine, doing=f"use {kind}")
+    if machine.queue_name not in core_selectors.live_queues(alive_s=settings.MES_WORKER_ALIVE_S):
+        raise MachineUnavailable(
+            f"{machine} is unreachable: no worker for its queue ({machine.queue_name}) has reported in the "
+            f"last {settings.MES_WORKER_ALIVE_S:g} s, so the command could not reach the controller.",
+            field="machine",
+        )
+    _check_no_maintenance_under_way(machine)
+    command = machine_actions.do_machine_command_send(machine, kind, actor=actor)
+    machine_actions.do_machine_maintenance_enqueue(command)
+    return command
+
+
+@transaction.atomic
+def machine_unlock(actor, *, machine: Machine) -> MachineCommand:
+    """Clear the controller's alarm lock without homing ($X on GRBL): its position may be wrong afterwards.
+
+    The machine's worker opens the port, sends the command and records the answer on the returned command
+    (``outcome``); the machine's error in the MES stays until a machinist clears it with a note."""
+    authorize(actor, "machine_unlock")
+    return _maintenance_command(actor, machine, "unlock")
+
+
+@transaction.atomic
+def machine_home(actor, *, machine: Machine) -> MachineCommand:
+    """Run the controller's homing cycle ($H on GRBL): the spindle moves to the limit switches.
+
+    As :func:`machine_unlock`; a successful homing also clears the machine's error (see
+    ``machines.runner.run_maintenance``)."""
+    authorize(actor, "machine_home")
+    return _maintenance_command(actor, machine, "home")
+
+
+@transaction.atomic
+def machine_override(actor, *, machine: Machine, kind: str, change: str) -> MachineCommand:
+    """Change a feed, spindle or rapid override of the job running (or paused) on ``machine``.
+
+    ``change`` is one of :data:`machines.models.OVERRIDE_CHANGES` for ``kind`` ("+10", "-10", "reset";
+    rapid "100", "50", "25"). The runner's control thread writes the controller's real-time bytes; the
+    machine's telemetry shows the values the controller then reports."""
+    authorize(actor, "machine_override")
+    if change not in OVERRIDE_CHANGES.get(kind, ()):
+        offered = "; ".join(f"{k}: {', '.join(v)}" for k, v in OVERRIDE_CHANGES.items())
+        raise RuleViolation(
+            f"No override {kind!r} {change!r}; the terminal offers {offered}.", field="change"
+        )
+    machine = Machine.objects.select_for_update().get(pk=machine.pk)
+    _check_machine_action(machine, "override_on")
+    engine = protocol.engine_class(machine.firmware)
+    _check_engine_supports(machine, kind, engine.override_kinds, f"{kind} override")
+    _check_on_cable(machine, doing="set overrides")
+    job = machine.jobs.filter(state__in=ACTIVE_JOB_STATES).first()
+    if job is None:
+        raise IllegalTransition(f"{machine} runs no job: overrides act on a running job.")
+    return machine_actions.do_machine_command_send(
+        machine, override_command(kind, change), actor=actor, job=job
     )
-    return machine
 
 
 @dataclass(frozen=True)

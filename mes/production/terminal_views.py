@@ -76,7 +76,8 @@ def _render_machine(request, machine: Machine, *, refusal: tuple | None = None, 
     context = _board_context(request, board, page="machine", refusal=refusal)
     queue = selectors.machine_queue_cards(machine)
     blocked = selectors.queued_jobs_blocked(Job.objects.filter(pk__in=[card.pk for card in queue]))
-    context.update(machine=machine, tile=board.tiles[0], queue=queue, blocked=blocked)
+    controller = selectors.machine_controller_card(machine)
+    context.update(machine=machine, tile=board.tiles[0], queue=queue, blocked=blocked, controller=controller)
     return render(request, "terminal/machine.html", context, status=status)
 
 
@@ -124,7 +125,7 @@ def machine_detail(request, pk: int):
     return _render_machine(request, get_object_or_404(Machine, pk=pk))
 
 
-def _tile_action(request, job: Job, call, done: str):
+def _tile_action(request, machine: Machine, call, done: str):
     """Run a one-touch tile action and answer in the way the request came (htmx or a plain form)."""
     succeeded, refusal = attempt(call)
     message = done if succeeded else refusal
@@ -140,9 +141,9 @@ def _tile_action(request, job: Job, call, done: str):
     if succeeded:
         messages.success(request, message)
         return redirect(_next_url(request, reverse("terminal:home")))
-    refused = (job.machine_id, message)
+    refused = (machine.pk, message)
     if request.POST.get("page") == "machine":
-        return _render_machine(request, job.machine, refusal=refused, status=422)
+        return _render_machine(request, machine, refusal=refused, status=422)
     return _render_home(request, refusal=refused, status=422)
 
 
@@ -164,7 +165,7 @@ def _one_touch(service, done: str, doc: str):
     def view(request, pk: int):
         job = _job(pk)
         message = done.format(job=_job_label(job), machine=job.machine)
-        return _tile_action(request, job, lambda: service(request.user, job=job), message)
+        return _tile_action(request, job.machine, lambda: service(request.user, job=job), message)
 
     view.__doc__ = doc
     return view
@@ -285,3 +286,76 @@ def machine_lot_load(request, pk: int):
     if request.method == "POST":
         status = 422
     return render(request, "terminal/load_lot.html", {"machine": machine, "form": form}, status=status)
+
+
+# What each controller command does, said on its confirmation page before the machinist confirms.
+MAINTENANCE_PAGES = {
+    "unlock": {
+        "title": "Unlock ($X)",
+        "warning": "$X clears the alarm lock without homing: the machine's position may be wrong.",
+        "after": "The machine's error stays until you clear it with a note.",
+        "button": "Unlock the controller",
+    },
+    "home": {
+        "title": "Home ($H)",
+        "warning": "$H runs the homing cycle: the spindle moves to the limit switches.",
+        "after": "Keep hands and tools clear of the machine. If homing succeeds, the machine's error is "
+        "cleared and it becomes idle.",
+        "button": "Home the machine",
+    },
+}
+
+
+def _maintenance_view(kind: str, service, doc: str):
+    """A controller command's page: what will happen and why the machine stopped (GET), then the
+    machinist's confirmation (POST) queues the command; its outcome appears on the machine's page."""
+
+    @page_for("terminal")
+    def view(request, pk: int):
+        machine = get_object_or_404(Machine, pk=pk)
+        status, refusal = 200, ""
+        if request.method == "POST":
+            succeeded, refusal = attempt(lambda: service(request.user, machine=machine))
+            if succeeded:
+                words = MAINTENANCE_PAGES[kind]["title"]
+                messages.success(request, f"{words} sent to {machine}; its answer appears below.")
+                return redirect("terminal:machine", pk=machine.pk)
+            status = 409
+        context = {
+            "machine": machine,
+            "tile": selectors.terminal_board(machine_ids=[machine.pk]).tiles[0],
+            "controller": selectors.machine_controller_card(machine),
+            "page_text": MAINTENANCE_PAGES[kind],
+            "refusal": refusal,
+        }
+        return render(request, "terminal/maintenance_confirm.html", context, status=status)
+
+    view.__doc__ = doc
+    return view
+
+
+machine_unlock = _maintenance_view("unlock", services.machine_unlock, "Unlock the controller after an alarm.")
+machine_home = _maintenance_view("home", services.machine_home, "Home the controller after an alarm.")
+
+
+@require_POST
+@page_for("terminal")
+def machine_override(request, pk: int):
+    """One touch: a feed, spindle or rapid override for the job running on the machine."""
+    machine = get_object_or_404(Machine, pk=pk)
+    kind, change = request.POST.get("kind", ""), request.POST.get("change", "")
+    shown = "100" if change == "reset" else change
+    done = f"{kind.capitalize()} {shown} % sent to {machine}."
+
+    def call():
+        return services.machine_override(request.user, machine=machine, kind=kind, change=change)
+
+    return _tile_action(request, machine, call, done)
+
+
+@page_for("terminal")
+def machine_controller(request, pk: int):
+    """The live controller panel of a machine's page: the fault in words, the last unlock or homing."""
+    machine = get_object_or_404(Machine, pk=pk)
+    context = {"machine": machine, "controller": selectors.machine_controller_card(machine)}
+    return render(request, "terminal/_controller.html", context)

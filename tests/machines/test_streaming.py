@@ -324,7 +324,9 @@ def test_marlin_family_dialects_with_latency_and_noise_run_every_line_once_in_or
     ) as sim:
         result = stream(sim, "marlin", lines)
         executed = [
-            compact(r.text) for r in sim.executed if not r.text.startswith(("M110", "M113", "M115", "M155", "M105"))
+            compact(r.text)
+            for r in sim.executed
+            if not r.text.startswith(("M110", "M113", "M115", "M155", "M105"))
         ]
         stats = sim.stats
     assert result.outcome == "complete", result.reason

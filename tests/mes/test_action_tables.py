@@ -6,10 +6,12 @@ wrong entry in the code fails a test instead of redefining what is right.
 """
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from machines.models import MachineCommand
 from mes.core.errors import IllegalTransition
+from mes.core.models import WorkerHeartbeat
 from mes.production import services as production
 from mes.production.models import Job, JobState, Machine, MachineState, WorkOrder, WorkOrderStatus
 from mes.repairs import services as repairs
@@ -184,3 +186,54 @@ def test_a_lot_is_loaded_only_on_a_machine_that_is_not_working(shop, state):
         production.machine_lot_load(shop.machinist, machine=shop.mill, lot=shop.blanks)
         shop.mill.refresh_from_db()
         assert shop.mill.loaded_lot == shop.blanks
+
+
+# Controller commands: unlock and home with no job running, from these machine states only (written out
+# here, independently of MACHINE_ACTIONS); overrides only while a job runs or is held.
+MAINTENANCE_STATES = {MachineState.IDLE, MachineState.ERROR}
+OVERRIDE_STATES = {MachineState.RUNNING, MachineState.PAUSED}
+
+
+def mill_on_a_live_cable(shop) -> None:
+    Machine.objects.filter(pk=shop.mill.pk).update(port_url="socket://127.0.0.1:7101")
+    WorkerHeartbeat.objects.create(worker="mill@host", queue=shop.mill.queue_name, seen_at=timezone.now())
+
+
+@pytest.mark.parametrize("action", ["unlock", "home"])
+@pytest.mark.parametrize("state", MachineState.values)
+def test_unlock_and_home_only_from_idle_or_error(shop, action, state):
+    mill_on_a_live_cable(shop)
+    Machine.objects.filter(pk=shop.mill.pk).update(state=state)
+    before = database_snapshot()
+
+    response = machinist_api(shop).post(f"/api/v1/machines/{shop.mill.pk}/{action}/")
+
+    if state in MAINTENANCE_STATES:
+        assert response.status_code == 202, response.json()
+        assert MachineCommand.objects.get().command == action
+        assert Machine.objects.get(pk=shop.mill.pk).state == state  # the controller's answer decides
+    else:
+        assert response.status_code == 409, response.json()
+        assert response.json()["error"]["code"] == "illegal_transition"
+        assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("state", MachineState.values)
+def test_overrides_only_while_a_job_runs_or_is_held(shop, state):
+    mill_on_a_live_cable(shop)
+    job_state = {MachineState.RUNNING: JobState.RUNNING, MachineState.PAUSED: JobState.PAUSED}.get(state)
+    if job_state:
+        job_in_state(shop, job_state)
+    Machine.objects.filter(pk=shop.mill.pk).update(state=state)
+    before = database_snapshot()
+
+    response = machinist_api(shop).post(
+        f"/api/v1/machines/{shop.mill.pk}/override/", {"kind": "feed", "change": "-10"}, format="json"
+    )
+
+    if state in OVERRIDE_STATES:
+        assert response.status_code == 202, response.json()
+        assert MachineCommand.objects.get().command == "feed:-10"
+    else:
+        assert response.status_code == 409, response.json()
+        assert database_snapshot() == before

@@ -1,9 +1,11 @@
 """The permission matrix: every service, called by every role, is allowed or refused as PERMISSIONS says."""
 
 import pytest
+from django.utils import timezone
 
 from mes.catalog import services as catalog
 from mes.core.errors import NotPermitted
+from mes.core.models import WorkerHeartbeat
 from mes.core.roles import PERMISSIONS, Role
 from mes.inventory import services as inventory
 from mes.inventory.models import Nonconformance
@@ -106,6 +108,21 @@ def _paused(shop):
 
 
 # action -> prepare(shop) returning call(actor); preparation runs as a supervisor, before the snapshot.
+def _errored_mill_on_a_live_cable(shop):
+    """The mill in error after an alarm, on a cable whose worker is alive (unlock and home may run)."""
+    Machine.objects.filter(pk=shop.mill.pk).update(
+        port_url="socket://127.0.0.1:7101", state="error", state_reason="ALARM:1 Hard limit triggered."
+    )
+    WorkerHeartbeat.objects.create(worker="mill@host", queue=shop.mill.queue_name, seen_at=timezone.now())
+    return Machine.objects.get(pk=shop.mill.pk)
+
+
+def _running_on_a_cable(shop):
+    Machine.objects.filter(pk=shop.mill.pk).update(port_url="socket://127.0.0.1:7101")
+    WorkerHeartbeat.objects.create(worker="mill@host", queue=shop.mill.queue_name, seen_at=timezone.now())
+    return _running(shop)
+
+
 SCENARIOS = {
     "part_create": lambda shop: lambda a: catalog.part_create(a, number="N-1", name="n", kind="other"),
     "part_revision_create": lambda shop: (
@@ -167,6 +184,15 @@ SCENARIOS = {
     "machine_clear_error": lambda shop: (
         lambda m: lambda a: production.machine_clear_error(a, machine=m, note="checked")
     )(_errored_machine(shop)),
+    "machine_unlock": lambda shop: (lambda m: lambda a: production.machine_unlock(a, machine=m))(
+        _errored_mill_on_a_live_cable(shop)
+    ),
+    "machine_home": lambda shop: (lambda m: lambda a: production.machine_home(a, machine=m))(
+        _errored_mill_on_a_live_cable(shop)
+    ),
+    "machine_override": lambda shop: (
+        lambda j: lambda a: production.machine_override(a, machine=j.machine, kind="feed", change="+10")
+    )(_running_on_a_cable(shop)),
     "machine_lot_load": lambda shop: (
         lambda a: production.machine_lot_load(a, machine=shop.mill, lot=shop.blanks)
     ),

@@ -37,6 +37,7 @@ from machines.protocol.base import (
     EngineState,
     ProtocolEngine,
     ProtocolStateError,
+    UnsupportedCommand,
 )
 from machines.protocol.events import (
     Acknowledged,
@@ -83,6 +84,7 @@ _HOMING = re.compile(r"^\$H[XYZABCUVW]*$")  # grblHAL homes single axes with $HX
 # A comment runs to ")" or, unclosed, to the end of the line; ";" comments to the end of the line.
 _COMMENT = re.compile(r"\([^)]*\)?|;.*")
 _SETTING_LINE = re.compile(r"^\$([^=\s]+)=(.*)$")
+_ALARM_CODE = re.compile(r"ALARM:(\d+)", re.IGNORECASE)
 # Machine states in which motion has stopped, so a soft reset cannot lose position.
 _STILL_STATES = frozenset({"Idle", "Hold:0", "Alarm", "Check", "Sleep", "Door:0", "Door:1"})
 
@@ -328,6 +330,8 @@ class GrblEngine(ProtocolEngine):
 
     firmware = "grbl"
     supports_dry_run = True
+    maintenance_commands = frozenset({"unlock", "home"})
+    override_kinds = frozenset({"feed", "spindle", "rapid"})
 
     def __init__(
         self,
@@ -704,6 +708,33 @@ class GrblEngine(ProtocolEngine):
 
     def jog_cancel(self) -> bytes:
         return RT_JOG_CANCEL
+
+    # The generic entry points (see ProtocolEngine) over the methods above.
+    def maintenance_command(self, kind: str, now: float = 0.0) -> bytes:
+        """``unlock`` is ``$X``, ``home`` is ``$H``."""
+        if kind == "unlock":
+            return self.unlock(now)
+        if kind == "home":
+            return self.home(now)
+        return super().maintenance_command(kind, now)
+
+    def override(self, kind: str, change: int | str) -> bytes:
+        try:
+            if kind == "feed":
+                return self.feed_override(change)
+            if kind == "spindle":
+                return self.spindle_override(change)
+            if kind == "rapid" and isinstance(change, int):
+                return self.rapid_override(change)
+        except ValueError as exc:
+            raise UnsupportedCommand(str(exc)) from None
+        return super().override(kind, change)
+
+    @classmethod
+    def explain_fault(cls, text: str) -> str | None:
+        """``ALARM:n`` in ``text`` -> the alarm's meaning (GRBL's table)."""
+        match = _ALARM_CODE.search(text)
+        return f"Alarm {match.group(1)}: {alarm_message(int(match.group(1)))}" if match else None
 
     # ------------------------------------------------------------------ periodic work
     def poll(self, now: float) -> bytes:
