@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 # (requirements.txt, for `make run`) and the development tools on top of it (requirements-dev.txt).
 RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# Third-party protocol peers (OctoPrint's virtual printer...) live in a virtualenv of their own: their
+# dependencies would clash with the project's pins. Keyed on requirements-peer.txt like the stamps above.
+PEER_VENV := .venv-peer
+PEER_STAMP := $(PEER_VENV)/.installed-peer-$(shell cat requirements-peer.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -13,7 +17,7 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test test-broker lint bench setup clean-var
+.PHONY: run test test-broker test-peers peer-venv lint bench setup clean-var
 
 $(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +31,15 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-run-* $(VENV)/.installed-dev-* && touch $(RUN_STAMP) $(DEV_STAMP)
+
+$(PEER_STAMP): requirements-peer.txt
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install --quiet -r requirements-peer.txt
+	rm -f $(PEER_VENV)/.installed-peer-* && touch $(PEER_STAMP)
+
+## The separate virtualenv of third-party protocol peers (tests/peers/ scripts run in it).
+peer-venv: $(PEER_STAMP)
 
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
@@ -48,6 +61,10 @@ test: $(DEV_STAMP) $(CHROMIUM)
 ## Only the tests that talk to a real broker and worker (CI runs these against RabbitMQ too).
 test-broker: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m broker $(PYTEST_ARGS)
+
+## Only the tests against third-party peers (marked `peer`); a missing peer fails them here, never skips.
+test-peers: $(DEV_STAMP) $(PEER_STAMP)
+	MES_REQUIRE_PEERS=1 $(BIN)/python -m pytest -m peer $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
