@@ -30,6 +30,16 @@ def prelude_lines(machine: Machine) -> list[tuple[int, str]]:
     return [(0, text) for text in texts]
 
 
+def machine_facts(machine: Machine) -> protocol.MachineFacts:
+    """The machine's record as an engine checks its controller against it."""
+    envelope = (
+        (machine.x_min, machine.x_max),
+        (machine.y_min, machine.y_max),
+        (machine.z_min, machine.z_max),
+    )
+    return protocol.MachineFacts(envelope=envelope, requires_homing=machine.requires_homing)
+
+
 class _MesHooks:
     """Streaming hooks that talk to the database (each call from its own thread closes stale connections)."""
 
@@ -110,7 +120,7 @@ def _drive(job) -> str:
         return "lost"
     hooks = _MesHooks(job, job.started_at or timezone.now())
     session = streaming.StreamSession(
-        engine=streaming.engine_for(machine.firmware),
+        engine=protocol.engine_class(machine.firmware).for_machine(machine_facts(machine)),
         port=port,
         lines=lines,
         hooks=streaming.StreamHooks(

@@ -1131,3 +1131,37 @@ def _params(text: str) -> dict[str, float | None]:
 
 #: The core :mod:`simulators.serve` runs for this firmware.
 CORE = MarlinCore
+
+
+# -- ``manage.py simulate_machine`` options of this simulator ------------------------------------
+
+
+def add_command_options(group) -> None:
+    """The command-line options of this simulator, in ``group`` (an argparse argument group)."""
+    group.add_argument("--bufsize", type=int, default=None, help="command queue lines (4)")
+    group.add_argument("--rx-buffer", type=int, default=None, dest="rx_buffer", help="RX buffer bytes (128)")
+    group.add_argument("--advanced-ok", action="store_true", dest="advanced_ok")
+    group.add_argument("--line-errors", default=None, dest="line_errors", choices=sorted(LINE_ERRORS))
+    group.add_argument("--resend", default=None, choices=RESEND_STYLES)
+    group.add_argument("--resend-delay-ms", type=float, default=None, dest="resend_delay_ms")
+    group.add_argument("--no-emergency-parser", action="store_true", dest="no_emergency_parser")
+    group.add_argument("--host-actions", action="store_true", dest="host_actions", help="actions and prompts")
+
+
+def command_core_kwargs(options: dict) -> dict:
+    """MarlinCore keyword arguments for the Marlin options given (absent ones keep the core's default)."""
+    kwargs = {
+        "bufsize": options["bufsize"],
+        "rx_buffer_size": options["rx_buffer"],
+        "line_errors": options["line_errors"],
+        "resend": options["resend"],
+        "resend_delay": None if options["resend_delay_ms"] is None else options["resend_delay_ms"] / 1000.0,
+    }
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
+    if options["advanced_ok"]:
+        kwargs["advanced_ok"] = True
+    if options["no_emergency_parser"]:
+        kwargs["emergency_parser"] = False
+    if options["host_actions"]:
+        kwargs.update(host_action_commands=True, prompt_support=True, runout_sensor=True)
+    return kwargs

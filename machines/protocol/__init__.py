@@ -7,7 +7,13 @@ Bytes in, events out; commands in, bytes out.  No serial port, no clock, no
 threads: the runner passes ``now`` (monotonic seconds) into every call.
 """
 
-from machines.protocol.base import EngineState, ProtocolEngine, ProtocolStateError, UnsupportedCommand
+from machines.protocol.base import (
+    EngineState,
+    MachineFacts,
+    ProtocolEngine,
+    ProtocolStateError,
+    UnsupportedCommand,
+)
 from machines.protocol.events import (
     Acknowledged,
     Alarm,
@@ -54,6 +60,7 @@ __all__ = [
     "FirmwareError",
     "Halted",
     "HostAction",
+    "MachineFacts",
     "Message",
     "ParserState",
     "ProbeResult",

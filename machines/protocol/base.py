@@ -83,6 +83,17 @@ class ProgramLine:
     text: str
 
 
+@dataclass(frozen=True)
+class MachineFacts:
+    """What the MES's record says about a machine, for an engine to check the controller against.
+
+    ``envelope``: ((x_min, x_max), (y_min, y_max), (z_min, z_max)) in millimetres.
+    """
+
+    envelope: tuple[tuple[float, float], ...]
+    requires_homing: bool = False
+
+
 LineHandler = Callable[[str, float], list[Event]]
 
 
@@ -352,6 +363,12 @@ class ProtocolEngine(ABC):
         """What the machine said about itself at connect (firmware, capabilities, settings, buffers) and
         ``"warnings"``: what that means for the people using it, in words. Default: nothing known."""
         return {}
+
+    @classmethod
+    def for_machine(cls, facts: MachineFacts) -> ProtocolEngine:
+        """An engine for a run on the machine described by ``facts``: one that refuses to stream if the
+        controller contradicts the record in a way that matters. Default: nothing to check."""
+        return cls()
 
     @classmethod
     def job_prelude(cls, *, home: bool, work_offsets: Mapping[str, Sequence[float]]) -> list[str]:

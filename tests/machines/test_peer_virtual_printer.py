@@ -38,7 +38,7 @@ SAMPLE = REPO.parent / "shared" / "samples" / "gcode" / "bracket-80x30x4-pla.gco
 PRINTER_ENVELOPE = gcode.Envelope(0, 250, 0, 210, 0, 210)
 PROGRAM_LINES = 300  # start code (home, heat) and the first layer's skirt and perimeters
 # Lines the engine numbers and sends of its own accord; the sample program contains none of them.
-ENGINE_COMMANDS = {"M115", "M105", "M155 S1"}
+ENGINE_COMMANDS = {"M115", "M105", "M155 S1", "M113 S1"}
 # A run that takes longer than this is cancelled, so a scenario fails instead of hanging.
 WATCHDOG_S = 25.0
 PINNED_HOTEND = {"pinnedExtruders": {"0": 200}}

@@ -1,4 +1,4 @@
-"""``manage.py simulate_machine``: serve a simulated GRBL/Marlin controller.
+"""``manage.py simulate_machine``: serve a simulated firmware controller.
 
 The first stdout line is the URL to connect to (a pty path or
 ``socket://127.0.0.1:PORT``); it is flushed immediately so a parent process
@@ -7,12 +7,12 @@ can read it.  Serves until SIGINT/SIGTERM.  Test/demo equipment only.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from simulators.marlin import LINE_ERRORS, RESEND_STYLES
 from simulators.serve import SimulatedMachine, simulated_firmwares, travel_options
 
 
@@ -24,27 +24,15 @@ def _envelope(text: str) -> tuple[float, float, float]:
     return (x, y, z)
 
 
-def _marlin_options(options: dict) -> dict:
-    """MarlinCore keyword arguments for the Marlin options given (absent ones keep the core's default)."""
-    kwargs = {
-        "bufsize": options["bufsize"],
-        "rx_buffer_size": options["rx_buffer"],
-        "line_errors": options["line_errors"],
-        "resend": options["resend"],
-        "resend_delay": None if options["resend_delay_ms"] is None else options["resend_delay_ms"] / 1000.0,
-    }
-    kwargs = {name: value for name, value in kwargs.items() if value is not None}
-    if options["advanced_ok"]:
-        kwargs["advanced_ok"] = True
-    if options["no_emergency_parser"]:
-        kwargs["emergency_parser"] = False
-    if options["host_actions"]:
-        kwargs.update(host_action_commands=True, prompt_support=True, runout_sensor=True)
-    return kwargs
+def _firmware_option_groups() -> dict[str, object]:
+    """Each simulator module that has options of its own (``add_command_options`` and
+    ``command_core_kwargs``), by firmware name: so no firmware is named here."""
+    modules = {name: importlib.import_module(f"simulators.{name}") for name in simulated_firmwares()}
+    return {name: module for name, module in modules.items() if hasattr(module, "add_command_options")}
 
 
 class Command(BaseCommand):
-    help = "Run a GRBL or Marlin firmware simulator on a pty or TCP port (test/demo only)."
+    help = "Run a firmware simulator on a pty or TCP port (test/demo only)."
 
     def add_arguments(self, parser):
         parser.add_argument("--firmware", required=True, choices=simulated_firmwares())
@@ -61,25 +49,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--latency-ms", type=float, default=0.0, dest="latency_ms", help="adapter latency each way"
         )
-        marlin = parser.add_argument_group("Marlin only")
-        marlin.add_argument("--bufsize", type=int, default=None, help="command queue lines (4)")
-        marlin.add_argument(
-            "--rx-buffer", type=int, default=None, dest="rx_buffer", help="RX buffer bytes (128)"
-        )
-        marlin.add_argument("--advanced-ok", action="store_true", dest="advanced_ok")
-        marlin.add_argument("--line-errors", default=None, dest="line_errors", choices=sorted(LINE_ERRORS))
-        marlin.add_argument("--resend", default=None, choices=RESEND_STYLES)
-        marlin.add_argument("--resend-delay-ms", type=float, default=None, dest="resend_delay_ms")
-        marlin.add_argument("--no-emergency-parser", action="store_true", dest="no_emergency_parser")
-        marlin.add_argument(
-            "--host-actions", action="store_true", dest="host_actions", help="actions and prompts"
-        )
+        for name, module in _firmware_option_groups().items():
+            module.add_command_options(parser.add_argument_group(f"{name} only"))
 
     def handle(self, *args, **options):
         noise = options["noise"] if options["noise_rate"] is None else options["noise_rate"]
-        core_kwargs = {"noise_rate": noise, "seed": options["seed"], **_marlin_options(options)}
-        if core_kwargs.keys() - {"noise_rate", "seed"} and options["firmware"] != "marlin":
-            raise CommandError("the Marlin options need --firmware marlin")
+        core_kwargs = {"noise_rate": noise, "seed": options["seed"]}
+        for name, module in _firmware_option_groups().items():
+            own = module.command_core_kwargs(options)
+            if own and name != options["firmware"]:
+                raise CommandError(f"options {', '.join(sorted(own))} need --firmware {name}")
+            core_kwargs.update(own)
         if options["envelope"] is not None:
             core_kwargs.update(travel_options(options["firmware"], options["envelope"]))
         stop = threading.Event()

@@ -24,6 +24,7 @@ for long; ``link_timeout`` seconds of silence mean the link is gone.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from machines.protocol.base import (
     JOB_ACTIVE_STATES,
     TERMINAL_STATES,
     EngineState,
+    MachineFacts,
     ProtocolEngine,
     ProtocolStateError,
     UnsupportedCommand,
@@ -56,6 +58,7 @@ from machines.protocol.events import (
     Unparsed,
 )
 from machines.protocol.grbl.codes import alarm_message, error_message
+from machines.protocol.grbl.settings import settings_mismatch, settings_warnings
 
 RT_STATUS = b"?"
 RT_FEED_HOLD = b"!"
@@ -330,6 +333,8 @@ class GrblEngine(ProtocolEngine):
 
     firmware = "grbl"
     supports_dry_run = True
+    #: The machine's record, when built by :meth:`for_machine` (its warnings need it).
+    _facts: MachineFacts | None = None
     maintenance_commands = frozenset({"unlock", "home"})
     override_kinds = frozenset({"feed", "spindle", "rapid"})
 
@@ -463,6 +468,25 @@ class GrblEngine(ProtocolEngine):
     def estop_bytes(self) -> bytes:
         """Feed hold then soft reset, both real-time bytes that GRBL acts on at once."""
         return RT_FEED_HOLD + RT_SOFT_RESET
+
+    @classmethod
+    def for_machine(cls, facts: MachineFacts) -> GrblEngine:
+        """Refuse to stream if ``$$`` contradicts the machine's record (travel, units)."""
+        engine = cls(settings_check=functools.partial(settings_mismatch, facts=facts))
+        engine._facts = facts
+        return engine
+
+    def controller_report(self) -> dict:
+        """Build, learned buffers, ``$$`` settings and what they mean, for the machine's page."""
+        build = self.build_info
+        return {
+            "version": f"Grbl {build.version}" if build else "",
+            "options": build.options if build else "",
+            "rx_buffer": self.rx_buffer_size,
+            "planner_blocks": self.planner_blocks,
+            "settings": dict(self.settings),
+            "warnings": settings_warnings(self.settings, facts=self._facts),
+        }
 
     @classmethod
     def job_prelude(cls, *, home: bool, work_offsets: Mapping[str, Sequence[float]]) -> list[str]:

@@ -180,3 +180,26 @@ def test_the_learned_size_checks_loaded_lines_that_can_never_fit():
     link.run_until(lambda: engine.state is not EngineState.HANDSHAKING)
     assert engine.failed == "source line 7 is longer than the controller's 8-byte rx buffer"
     assert NEITHER.rx_buffer_size == FALLBACK_RX_BUFFER
+
+
+def test_settings_that_contradict_the_machine_record_are_named_in_words():
+    from machines.protocol import MachineFacts
+    from machines.protocol.grbl.settings import settings_mismatch, settings_warnings
+
+    facts = MachineFacts(envelope=((0, 200), (0, 200), (0, 100)), requires_homing=True)
+    good = {"13": "0", "130": "200.000", "131": "250.000", "132": "100.000", "20": "1", "22": "1"}
+    assert settings_mismatch(good, facts=facts) is None
+    assert settings_mismatch({}, facts=facts) is None
+    short = settings_mismatch({**good, "131": "150.000"}, facts=facts)
+    assert "Y travel $131=150 mm is shorter than the 200 mm" in short
+    assert "inches" in settings_mismatch({**good, "13": "1"}, facts=facts)
+    assert len(settings_warnings({**good, "20": "0", "22": "0"}, facts=facts)) == 2
+
+
+def test_an_engine_for_a_machine_refuses_a_controller_with_too_short_travel():
+    from machines.protocol import MachineFacts
+    from machines.protocol.grbl import GrblEngine
+
+    engine = GrblEngine.for_machine(MachineFacts(envelope=((0, 500), (0, 200), (0, 100))))
+    assert engine.settings_check is not None
+    assert "X travel" in engine.settings_check({"130": "200.000"})
