@@ -76,6 +76,18 @@ class StreamResult:
     estop_sent_at: float | None = None
     #: Lines the host added to the program's (handshake, housekeeping, settle command), with counts.
     host_lines: dict = field(default_factory=dict)
+    #: Seconds from the start to the end of the handshake, and bytes written from then on (None if the
+    #: machine never finished connecting): the link while streaming, apart from the connection's cost.
+    connect_seconds: float | None = None
+    bytes_after_connect: int | None = None
+
+    @property
+    def streaming_bytes_per_second(self) -> float | None:
+        """Bytes written per second once connected (None if the run never got there)."""
+        if self.connect_seconds is None or self.bytes_after_connect is None:
+            return None
+        streaming_seconds = self.seconds - self.connect_seconds
+        return self.bytes_after_connect / streaming_seconds if streaming_seconds > 0 else None
 
     @property
     def bytes_per_second(self) -> float:
@@ -139,6 +151,8 @@ class StreamSession:
         self._lost: str | None = None  # why the link is gone, once the engine said so
         self._cancelled_by_machine = False
         self._reported_controller = False
+        self._connected_at: float | None = None
+        self._written_at_connect = 0
 
     def _with_settle_command(self, lines: Sequence[tuple[int, str]]) -> Sequence[tuple[int, str]]:
         """``lines`` ending with the engine's settle command, if it has one.
@@ -303,6 +317,7 @@ class StreamSession:
                 self._on_host_action(event)
         if not self._reported_controller and self.engine.state in (EngineState.READY, EngineState.STREAMING):
             self._reported_controller = True
+            self._connected_at, self._written_at_connect = self.clock(), self._written
             if self.hooks.on_controller_report:
                 self.hooks.on_controller_report(self.engine.controller_report())
 
@@ -412,6 +427,7 @@ class StreamSession:
             self._done.set()
             control.join(timeout=1)
         self._report(self.clock(), force=True)
+        connected_at = self._connected_at
         return StreamResult(
             outcome=outcome,
             reason=reason,
@@ -425,6 +441,8 @@ class StreamSession:
             bytes_read=self._read,
             estop_sent_at=self._estop_at,
             host_lines=self._host_lines(),
+            connect_seconds=None if connected_at is None else connected_at - started,
+            bytes_after_connect=None if connected_at is None else self._written - self._written_at_connect,
         )
 
     def _host_lines(self) -> dict:

@@ -114,6 +114,10 @@ def test_the_run_says_which_lines_the_host_added():
     assert result.outcome == "complete"
     assert result.host_lines == {"M110 N0": 1, "M115": 1, "M155 S1": 1, "M113 S1": 1, "M400": 1}
     assert result.lines_total == 3  # the program's two lines and the settle command
+    # The connection's cost is told apart from the streaming's.
+    assert 0 < result.connect_seconds < result.seconds
+    assert 0 < result.bytes_after_connect < result.bytes_written
+    assert result.streaming_bytes_per_second > 0
 
 
 @pytest.mark.parametrize("state", [EngineState.PAUSED])
