@@ -29,10 +29,19 @@ def open_port(url: str, baud: int) -> serial.SerialBase:
 
 
 def read_available(port: serial.SerialBase) -> bytes:
-    """Whatever the port has, waiting at most the read timeout for the first byte."""
+    """Whatever the port has, waiting at most the read timeout for the first byte.
+
+    The wait blocks in ``select()`` on the port (pyserial's read), so the loop wakes the moment a reply
+    starts; whatever arrived with that first byte is taken in the same call, so a whole ``ok`` costs one
+    turn of the loop, not one per byte.
+    """
     try:
         waiting = port.in_waiting
         data = port.read(waiting or 1)
+        if not waiting and data:
+            more = port.in_waiting
+            if more:
+                data += port.read(more)
     except (serial.SerialException, OSError) as exc:
         raise TransportLost(f"lost connection: {exc}") from exc
     if not data and _is_closed_socket(port):
