@@ -220,7 +220,11 @@ class MachineSerializer(serializers.ModelSerializer):
             "z_max",
             "loaded_lot",
             "queue",
+            "controller_report",
+            "controller_report_at",
         ]
+        # What the controller said about itself is the runner's to write, never a client's.
+        read_only_fields = ["controller_report", "controller_report_at"]
 
 
 class FeedstockLotSerializer(serializers.ModelSerializer):
@@ -254,7 +258,9 @@ class JobSerializer(serializers.ModelSerializer):
             "feedstock_lot",
             "progress",
             "outcome",
+            "run_record",
         ]
+        read_only_fields = ["run_record"]
 
 
 class JobStartSerializer(serializers.Serializer):

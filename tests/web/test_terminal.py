@@ -695,3 +695,40 @@ def test_clearing_several_is_all_or_none(shop, settings):
         production.machines_clear_error(shop.machinist, machines=[shop.mill, shop.printer], note="checked")
 
     assert database_snapshot() == before
+
+
+# --- the machine's own word ---------------------------------------------------------------------------
+
+
+def test_a_pause_the_printer_asked_for_shows_its_reason_and_a_lost_link_says_so(shop):
+    job = running_job(shop, shop.printer)
+    production_actions.do_job_pause_by_machine(
+        job.pk, reason="Filament ran out (T0): load new filament, then resume the job."
+    )
+    client = client_for(shop.machinist)
+    page = client.get(reverse("terminal:home")).content.decode()
+    tile = tile_html(page, shop.printer.name)
+    assert 'data-testid="pause-reason"' in tile and "Filament ran out (T0)" in tile
+    assert 'data-testid="resume"' in tile  # the machinist resumes from the tile once filament is in
+
+    production_actions.do_job_fail_run(job.pk, reason="connection lost: no word from the printer for 2.0 s")
+    tile = tile_html(client.get(reverse("terminal:home")).content.decode(), shop.printer.name)
+    assert 'data-testid="connection-lost"' in tile and "no word from the printer for 2.0 s" in tile
+
+
+def test_the_machine_page_shows_what_the_controller_reported_with_its_warnings(shop):
+    production_actions.do_machine_controller_report_record(
+        shop.printer.pk,
+        report={
+            "firmware_name": "Marlin 2.1.2",
+            "capabilities": {"EMERGENCY_PARSER": False},
+            "command_buffer": 3,
+            "rx_buffer": 128,
+            "warnings": ["The firmware has no EMERGENCY_PARSER: an E-STOP (M112) is read only after ..."],
+        },
+    )
+    page = client_for(shop.machinist).get(reverse("terminal:machine", args=[shop.printer.pk])).content.decode()
+    assert 'data-testid="controller-report"' in page and "Marlin 2.1.2" in page
+    assert 'data-testid="controller-warning"' in page and "no EMERGENCY_PARSER" in page
+    fresh = client_for(shop.machinist).get(reverse("terminal:machine", args=[shop.mill.pk])).content.decode()
+    assert "No runner has connected to this machine yet." in fresh
