@@ -727,8 +727,9 @@ def test_the_machine_page_shows_what_the_controller_reported_with_its_warnings(s
             "warnings": ["The firmware has no EMERGENCY_PARSER: an E-STOP (M112) is read only after ..."],
         },
     )
-    page = client_for(shop.machinist).get(reverse("terminal:machine", args=[shop.printer.pk])).content.decode()
+    client = client_for(shop.machinist)
+    page = client.get(reverse("terminal:machine", args=[shop.printer.pk])).content.decode()
     assert 'data-testid="controller-report"' in page and "Marlin 2.1.2" in page
     assert 'data-testid="controller-warning"' in page and "no EMERGENCY_PARSER" in page
-    fresh = client_for(shop.machinist).get(reverse("terminal:machine", args=[shop.mill.pk])).content.decode()
+    fresh = client.get(reverse("terminal:machine", args=[shop.mill.pk])).content.decode()
     assert "No runner has connected to this machine yet." in fresh
