@@ -6,7 +6,7 @@ import pytest
 
 from machines.protocol import ConnectionLost, EngineState, Halted
 from machines.protocol.grbl import GrblEngine
-from machines.protocol.grbl.engine import wire_text
+from machines.protocol.grbl.wire import wire_text
 from simulators.grbl import GrblCore
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from machines.protocol import BuildInfo, ControllerSettings, EngineState, Halted, StreamComplete
 from machines.protocol.grbl import GrblEngine
-from machines.protocol.grbl.engine import FALLBACK_RX_BUFFER, parse_build_options, usable_rx_bytes
+from machines.protocol.grbl.wire import FALLBACK_RX_BUFFER, parse_build_options, usable_rx_bytes
 from tests.machines.protocol.grbl_transcripts import (
     GRBLHAL,
     NEITHER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from machines.protocol import Acknowledged, EngineState, StreamComplete
-from machines.protocol.grbl.engine import wire_text
+from machines.protocol.grbl.wire import wire_text
 from tests.machines.protocol.grbl_transcripts import STOCK_GRBL, connect
 
 
