@@ -42,8 +42,8 @@ MARLIN_WIRE = {"advanced_ok": True, "latency_s": 0.002, "noise_rate": 1 / 200}
 SIMULATOR_PROCESS = f"""
 import json, sys
 from simulators.serve import SimulatedMachine
-firmware, options = sys.argv[1], json.loads(sys.argv[2])
-with SimulatedMachine(firmware, transport="pty", baud={BAUD}, time_scale=0, seed=5, **options) as sim:
+firmware, options, seed = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+with SimulatedMachine(firmware, transport="pty", baud={BAUD}, time_scale=0, seed=seed, **options) as sim:
     print(sim.url, flush=True)
     sys.stdin.readline()
     stats = sim.stats
@@ -88,12 +88,14 @@ def compact(text: str) -> str:
     return text.replace(" ", "").upper()
 
 
-def stream_once(firmware: str, lines, options: dict) -> dict:
-    """One trial: stream ``lines`` to a fresh simulator; return rates, CPU and the simulator's word."""
+def stream_once(firmware: str, lines, options: dict, seed: int) -> dict:
+    """One trial: stream ``lines`` to a fresh simulator seeded with ``seed`` (which lines it corrupts);
+    return rates, CPU and the simulator's word."""
     from machines import streaming, transport
+    from machines.protocol.marlin.engine import frame_line
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", SIMULATOR_PROCESS, firmware, json.dumps(options)],
+        [sys.executable, "-c", SIMULATOR_PROCESS, firmware, json.dumps(options), str(seed)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -115,7 +117,8 @@ def stream_once(firmware: str, lines, options: dict) -> dict:
     assert result.outcome == "complete", result.reason
     program = [compact(text) for _, text in lines]
     ran = [compact(text) for text in word["executed"] if compact(text) in set(program)]
-    framed = sum(len(text) + 12 for _, text in lines)  # "N<n> " and "*<cs>" around each line, roughly
+    # Each program line framed once as the engine frames it (host lines shift the numbers by a few).
+    framed = sum(len(frame_line(number, text)) for number, text in lines)
     return {
         "seconds": result.seconds,
         "utilisation": result.streaming_bytes_per_second / LINK_BYTES_PER_S,
@@ -146,10 +149,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     with busy_core(args.load):
-        grbl = [stream_once("grbl", grbl_lines(args.lines), {}) for _ in range(args.trials)]
-        marlin = [
-            stream_once("marlin", marlin_lines(args.lines // 3), MARLIN_WIRE) for _ in range(args.trials)
-        ]
+        grbl = [stream_once("grbl", grbl_lines(args.lines), {}, seed) for seed in range(args.trials)]
+        marlin_program = marlin_lines(args.lines // 3)
+        marlin = [stream_once("marlin", marlin_program, MARLIN_WIRE, seed) for seed in range(args.trials)]
     load = "one core kept busy by another process" if args.load else "quiet"
     print(
         f"# Streaming benchmark, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
