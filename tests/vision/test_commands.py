@@ -4,6 +4,7 @@ import io
 import json
 
 import cv2
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
@@ -12,6 +13,7 @@ from tests.factories import database_snapshot, make_shop
 from tests.vision import stations
 from vision import runner
 from vision.models import Calibration, InspectionRequest
+from vision.station_client import ClientError, grab_frame
 from vision.station_client import main as client_main
 
 
@@ -59,6 +61,56 @@ def test_calibrate_refuses_a_bad_calibration_naming_its_rms(shop, board_files, s
 
 
 @pytest.mark.django_db
+def test_calibrate_can_also_write_the_stored_calibration_to_a_file(shop, board_files, tmp_path):
+    stations.configure(shop.station)
+    out_file = tmp_path / "calib.json"
+    run("calibrate", "--station", "Station-1", *map(str, board_files), "--out", str(out_file))
+    stored = Calibration.objects.get()
+    document = json.loads(out_file.read_text())
+    assert document["camera"]["K"] == stored.camera["K"] and document["plane"]["t"] == stored.plane["t"]
+
+
+def board_options(board=stations.BOARD) -> list[str]:
+    return [
+        f"--board={board.squares_x}x{board.squares_y}",
+        f"--square-mm={board.square_mm}",
+        f"--marker-mm={board.marker_mm}",
+        f"--dictionary={board.dictionary}",
+    ]
+
+
+def test_calibrate_to_a_file_and_inspect_with_it_need_no_database(board_files, tmp_path):
+    """The documented no-database path, end to end: board photos -> calib.json -> a verdict."""
+    calib = tmp_path / "calib.json"
+    out = run("calibrate", *map(str, board_files), *board_options(), "--out", str(calib))
+    assert "RMS 0.0" in out
+    spec = write(tmp_path, "spec.json", json.dumps(stations.SPECS["bracket"]).encode())
+    verdicts = {}
+    for kind in ("good", "void"):
+        photo = write(tmp_path, f"{kind}.png", stations.part_photo("bracket", kind, 0))
+        args = ("inspect", "--calibration", str(calib), "--spec", str(spec), str(photo), "--json")
+        verdicts[kind] = json.loads(run(*args))["verdict"]
+    assert verdicts == {"good": "PASS", "void": "FAIL"}
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        ([], "name a --station"),
+        (["--out", "x.json"], "describe the board"),
+        (["--out", "x.json", "--board=99999x2", "--square-mm=8", "--marker-mm=6"], "describe the board"),
+        (["--out", "x.json", "--board=90x90", "--square-mm=8", "--marker-mm=6"], "3 to 64 squares"),
+        (["--out", "x.json", *board_options(), "--stage-index=9"], "out of range"),
+    ],
+)
+def test_calibrate_to_a_file_refuses_what_it_cannot_use(board_files, tmp_path, monkeypatch, args, says):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CommandError, match=says):
+        run("calibrate", *map(str, board_files), *args)
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.django_db
 def test_inspect_with_a_station_and_revision_records_nothing(shop, calibrated, tmp_path):
     photo = write(tmp_path, "part.png", stations.part_photo("bracket", "good", 0))
     annotated = tmp_path / "annotated.png"
@@ -88,9 +140,10 @@ def test_inspect_with_a_stale_calibration_is_unable(shop, calibrated, tmp_path, 
     assert json.loads(out)["verdict"] == "UNABLE" and "recalibrate" in out
 
 
-def test_inspect_from_files_needs_no_database(tmp_path):
+def true_calibration_document() -> dict:
+    """The simulated camera itself as a calibration file's document."""
     cam = stations.camera()
-    calibration = {
+    return {
         "camera": {
             "K": cam.K.tolist(),
             "dist": cam.dist.tolist(),
@@ -100,7 +153,10 @@ def test_inspect_from_files_needs_no_database(tmp_path):
         },
         "plane": {"R": cam.R.tolist(), "t": cam.t.tolist()},
     }
-    calib = write(tmp_path, "calib.json", json.dumps(calibration).encode())
+
+
+def test_inspect_from_files_needs_no_database(tmp_path):
+    calib = write(tmp_path, "calib.json", json.dumps(true_calibration_document()).encode())
     spec = write(tmp_path, "spec.json", json.dumps(stations.SPECS["bracket"]).encode())
     photo = write(tmp_path, "part.png", stations.part_photo("bracket", "void", 0))
     out = run("inspect", "--calibration", str(calib), "--spec", str(spec), str(photo), "--json")
@@ -108,6 +164,46 @@ def test_inspect_from_files_needs_no_database(tmp_path):
     junk = write(tmp_path, "junk.png", b"not an image")
     with pytest.raises(CommandError, match="not a PNG or JPEG"):
         run("inspect", "--calibration", str(calib), "--spec", str(spec), str(junk))
+
+
+def test_a_one_shot_inspect_keeps_its_maps_for_the_next_process(tmp_path, monkeypatch):
+    from vision.pipeline import inspect as pipeline_inspect
+
+    calib = write(tmp_path, "calib.json", json.dumps(true_calibration_document()).encode())
+    spec = write(tmp_path, "spec.json", json.dumps(stations.SPECS["bracket"]).encode())
+    photo = write(tmp_path, "part.png", stations.part_photo("bracket", "good", 0))
+    cache = tmp_path / "maps"
+    args = ("inspect", "--calibration", str(calib), "--spec", str(spec), str(photo), "--json")
+    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
+    first = json.loads(run(*args, "--maps-cache", str(cache)))
+    assert len(list(cache.glob("*.npz"))) == 2  # the coarse and the fine maps
+
+    def never(*args, **kwargs):
+        raise AssertionError("the maps were built again")
+
+    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())  # a new process
+    monkeypatch.setattr(pipeline_inspect, "build_rectify_maps", never)
+    second = json.loads(run(*args, "--maps-cache", str(cache)))
+    assert second["verdict"] == first["verdict"] == "PASS"
+    assert second["measurements"] == first["measurements"]
+
+
+def test_a_damaged_maps_file_is_rebuilt_and_a_silly_scale_refused(tmp_path, monkeypatch):
+    from vision.pipeline import inspect as pipeline_inspect
+
+    calib = write(tmp_path, "calib.json", json.dumps(true_calibration_document()).encode())
+    spec = write(tmp_path, "spec.json", json.dumps(stations.SPECS["bracket"]).encode())
+    photo = write(tmp_path, "part.png", stations.part_photo("bracket", "good", 0))
+    cache = tmp_path / "maps"
+    args = ("inspect", "--calibration", str(calib), "--spec", str(spec), str(photo), "--json")
+    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
+    run(*args, "--maps-cache", str(cache))
+    for path in cache.glob("*.npz"):
+        path.write_bytes(b"half a file")
+    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
+    assert json.loads(run(*args, "--maps-cache", str(cache)))["verdict"] == "PASS"
+    with pytest.raises(CommandError, match="--mm-per-px must lie in"):
+        run(*args, "--mm-per-px", "0.000001")
 
 
 @pytest.mark.django_db
@@ -155,9 +251,39 @@ def test_simulate_camera_and_station_client_post_over_http(live_server):
 
 
 def test_station_client_grabs_frames_from_a_video_source(tmp_path):
-    from vision.station_client import ClientError, grab_frame
-
     frame = write(tmp_path, "frame.png", stations.part_photo("bracket", "good", 0))
     assert grab_frame(str(frame)).startswith(b"\x89PNG")
     with pytest.raises(ClientError, match="gave no frame"):
         grab_frame(str(tmp_path / "missing.png"))
+
+
+def record_video(path, photo_png: bytes, frames: int = 3):
+    """A lossless (FFV1) recording of a camera that keeps seeing ``photo_png``."""
+    image = cv2.imdecode(np.frombuffer(photo_png, np.uint8), cv2.IMREAD_COLOR)
+    height, width = image.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 5, (width, height), isColor=True)
+    assert writer.isOpened(), "this OpenCV build cannot write FFV1"
+    for _ in range(frames):
+        writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_station_client_inspects_a_part_from_a_recorded_video_as_its_camera(live_server, tmp_path):
+    """``--camera`` opens its source with cv2.VideoCapture, which reads a recorded video as it would a
+    camera: the frame it grabs reaches the MES and is judged like any photo."""
+    shop = make_shop()
+    stations.configure(shop.station)
+    stations.true_calibration(shop.station, shop.supervisor)
+    item = stations.awaiting_item(shop)
+    video = record_video(tmp_path / "station.avi", stations.part_photo("bracket", "good", 3))
+    token = Token.objects.get_or_create(user=shop.station_user)[0].key
+    stdout = io.StringIO()
+    args = ["--url", live_server.url, "--token", token, "--camera", str(video), "--serial", item.serial]
+    code = client_main([*args, "--no-wait"], stdout=stdout)
+    assert code == 0 and json.loads(stdout.getvalue())["status"] == "queued"
+    request = InspectionRequest.objects.get(stock_item=item)
+    assert runner.run_inspection(request.pk).inspection.verdict == "accepted"
+    with pytest.raises(ClientError, match="gave no frame"):
+        grab_frame(str(tmp_path / "no-such-camera.avi"))

@@ -1,5 +1,7 @@
 """The station API: a station token does its own station's work and nothing else; uploads are checked."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
@@ -221,6 +223,25 @@ def test_supervisor_configures_the_station(shop):
         .status_code
         == 403
     )
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"squares_x": 100_000, "squares_y": 100_000}, "3 to 64 squares"),  # once OOM-killed the server
+        ({"squares_x": 9.5}, "whole numbers"),
+        ({"squares_x": "9"}, "whole numbers"),
+        ({"square_mm": 1e308, "marker_mm": 15}, "square_mm <= 500"),
+        ({"squares_x": 20, "squares_y": 20}, "need 200 markers"),
+        ({"dictionary": "__class__"}, "unknown ArUco dictionary"),
+    ],
+)
+def test_a_board_no_station_can_hold_is_refused_before_any_work(shop, change, says):
+    api = client_for(shop.supervisor)
+    board = {"squares_x": 9, "squares_y": 7, "square_mm": 8.0, "marker_mm": 6.0, "dictionary": "DICT_4X4_50"}
+    response = api.patch(f"{API}/stations/Station-1/", {"board": {**board, **change}}, format="json")
+    assert response.status_code == 400
+    assert says in json.dumps(response.json())
 
 
 def test_schema_lists_the_station_endpoints(shop):

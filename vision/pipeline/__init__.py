@@ -25,7 +25,7 @@ from .errors import (
     SpecError,
 )
 from .imageio import load_image_bytes
-from .inspect import PIPELINE_VERSION, InspectionResult, inspect_image
+from .inspect import PIPELINE_VERSION, InspectionResult, MapStore, inspect_image, warm_maps
 from .verdict import FAIL, PASS, UNABLE
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "ImageInputError",
     "InspectionError",
     "InspectionResult",
+    "MapStore",
     "MeasurementError",
     "MultiplePartsError",
     "NoPartError",
@@ -52,4 +53,5 @@ __all__ = [
     "inspect_image",
     "load_image_bytes",
     "stage_plane",
+    "warm_maps",
 ]

@@ -20,6 +20,10 @@ import numpy as np
 
 from .errors import CalibrationError
 
+#: Bounds of a ChArUco board's geometry: far beyond any station's, far below what exhausts a process.
+MIN_SQUARES, MAX_SQUARES = 3, 64
+MAX_SQUARE_MM = 500.0
+
 
 @dataclass(frozen=True)
 class BoardConfig:
@@ -37,11 +41,29 @@ class BoardConfig:
     thickness_mm: float = 0.0
 
     def make_board(self) -> cv2.aruco.CharucoBoard:
-        if not hasattr(cv2.aruco, self.dictionary):
+        """The OpenCV board; CalibrationError for a geometry no station can hold (checked before any
+        work: OpenCV allocates per square, and 100,000 x 100,000 squares would exhaust the memory)."""
+        if not hasattr(cv2.aruco, self.dictionary) or not self.dictionary.startswith("DICT_"):
             raise CalibrationError(f"unknown ArUco dictionary {self.dictionary!r}")
-        if self.marker_mm >= self.square_mm:
-            raise CalibrationError("marker_mm must be smaller than square_mm")
+        if not all(type(n) is int for n in (self.squares_x, self.squares_y)):
+            raise CalibrationError("squares_x and squares_y are whole numbers")
+        if not (
+            MIN_SQUARES <= self.squares_x <= MAX_SQUARES and MIN_SQUARES <= self.squares_y <= MAX_SQUARES
+        ):
+            raise CalibrationError(f"a board has {MIN_SQUARES} to {MAX_SQUARES} squares along each side")
+        if not 0 < self.marker_mm < self.square_mm <= MAX_SQUARE_MM:
+            raise CalibrationError(
+                f"need 0 < marker_mm < square_mm <= {MAX_SQUARE_MM:g} (marker_mm smaller than square_mm)"
+            )
+        if not 0 <= self.thickness_mm <= MAX_SQUARE_MM:
+            raise CalibrationError(f"thickness_mm must lie in 0-{MAX_SQUARE_MM:g}")
         dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
+        markers = (self.squares_x * self.squares_y) // 2
+        if markers > dictionary.bytesList.shape[0]:
+            raise CalibrationError(
+                f"{self.squares_x}x{self.squares_y} squares need {markers} markers; "
+                f"{self.dictionary} has {dictionary.bytesList.shape[0]}"
+            )
         return cv2.aruco.CharucoBoard(
             (self.squares_x, self.squares_y), self.square_mm, self.marker_mm, dictionary
         )
@@ -297,3 +319,9 @@ def pixels_to_plane(
     centre = -plane.R.T @ plane.t
     lam = (-height_mm - centre[2]) / rays[:, 2]
     return centre[:2] + lam[:, None] * rays[:, :2]
+
+
+def calibration_document(camera: CameraCalibration, plane: StagePlane) -> dict[str, Any]:
+    """A calibration as one JSON-ready document, ``{"camera": {...}, "plane": {...}}``: what
+    ``manage.py calibrate --out`` writes and ``manage.py inspect --calibration`` reads."""
+    return {"camera": camera.to_dict(), "plane": plane.to_dict()}

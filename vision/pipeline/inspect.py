@@ -12,7 +12,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -41,7 +41,14 @@ PIPELINE_VERSION = "vision-pipeline/0.1.0"
 COARSE_FACTOR = 4
 ROI_MARGIN_PX = 40
 
-__all__ = ["PIPELINE_VERSION", "InspectionResult", "inspect_image", "load_image_bytes"]
+__all__ = [
+    "PIPELINE_VERSION",
+    "InspectionResult",
+    "MapStore",
+    "inspect_image",
+    "load_image_bytes",
+    "warm_maps",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +114,39 @@ def get_maps(calib: CameraCalibration, plane: StagePlane, height_mm: float, mm_p
     else:
         _MAP_CACHE.move_to_end(key)
     return maps
+
+
+class MapStore(Protocol):
+    """Where rectification maps outlive a process (a one-shot ``manage.py inspect``): the caller's I/O,
+    so the pipeline itself never touches a file.  ``load`` returns None for a key it does not hold."""
+
+    def load(self, key: str) -> RectifyMaps | None: ...
+
+    def save(self, key: str, maps: RectifyMaps) -> None: ...
+
+
+def _store_key(key: tuple) -> str:
+    fingerprint, height_mm, mm_per_px = key
+    return f"{fingerprint}-h{height_mm:.4f}-s{mm_per_px:.6f}"
+
+
+def warm_maps(calib: CameraCalibration, plane: StagePlane, mm_per_px: float, store: MapStore) -> int:
+    """Put the maps :func:`inspect_image` will need at ``mm_per_px`` in the in-process cache, from
+    ``store`` where it holds them, else built and handed to ``store``.  Returns how many were built."""
+    built = 0
+    for scale in (mm_per_px * COARSE_FACTOR, mm_per_px):
+        key = (_fingerprint(calib, plane), round(0.0, 4), round(scale, 6))
+        if key in _MAP_CACHE:
+            continue
+        maps = store.load(_store_key(key))
+        if maps is None:
+            maps = build_rectify_maps(calib, plane, height_mm=0.0, mm_per_px=scale)
+            store.save(_store_key(key), maps)
+            built += 1
+        _MAP_CACHE[key] = maps
+        while len(_MAP_CACHE) > _MAP_CACHE_SIZE:
+            _MAP_CACHE.popitem(last=False)
+    return built
 
 
 class _Timer:

@@ -3,18 +3,22 @@
     manage.py inspect --station Station-1 --revision BRK-080@A photo.png [--json] [--annotate out.png]
     manage.py inspect --calibration calib.json --spec spec.json photo.png
 
-``calib.json`` holds ``{"camera": {...}, "plane": {...}}`` (what the calibrations endpoint returns);
-``spec.json`` is a drawing spec as in the catalogue.
+``calib.json`` holds ``{"camera": {...}, "plane": {...}}`` (what ``manage.py calibrate --out`` writes);
+``spec.json`` is a drawing spec as in the catalogue. The rectification maps of a calibration are kept in
+``--maps-cache`` (default ``$MES_VAR_DIR/vision-maps``), so only the first photo of a calibration pays
+for building them.
 """
 
 import json
 from pathlib import Path
 
 import cv2
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from mes.catalog.models import PartRevision
 from vision import selectors
+from vision.map_files import FileMapStore
 from vision.models import Station
 from vision.pipeline import (
     UNABLE,
@@ -23,7 +27,11 @@ from vision.pipeline import (
     StagePlane,
     inspect_image,
     load_image_bytes,
+    warm_maps,
 )
+
+# A measuring image finer than 0.01 mm/px would need gigabytes of maps; coarser than 2 mm/px sees no hole.
+MIN_MM_PER_PX, MAX_MM_PER_PX = 0.01, 2.0
 
 
 class Command(BaseCommand):
@@ -40,8 +48,17 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the full result as JSON")
         parser.add_argument("--annotate", type=Path, help="write the annotated picture here (PNG)")
         parser.add_argument("--mm-per-px", type=float, default=0.1, help="scale of the measuring image")
+        parser.add_argument(
+            "--maps-cache",
+            type=Path,
+            default=None,
+            help="directory keeping rectification maps between runs (default: $MES_VAR_DIR/vision-maps)",
+        )
+        parser.add_argument("--no-maps-cache", action="store_true", help="build the maps in memory only")
 
     def handle(self, *args, **options):
+        if not MIN_MM_PER_PX <= options["mm_per_px"] <= MAX_MM_PER_PX:
+            raise CommandError(f"--mm-per-px must lie in {MIN_MM_PER_PX}-{MAX_MM_PER_PX}")
         camera, plane, stale = self._calibration(options)
         spec = self._spec(options)
         try:
@@ -53,6 +70,9 @@ class Command(BaseCommand):
             self._report({"verdict": UNABLE, "reasons": [stale], "unable_code": "stale_calibration"}, options)
             return
         try:
+            if not options["no_maps_cache"]:
+                store = FileMapStore(options["maps_cache"] or settings.VAR_DIR / "vision-maps")
+                warm_maps(camera, plane, options["mm_per_px"], store)
             result = inspect_image(image, spec, camera, plane, mm_per_px=options["mm_per_px"])
         except (PipelineError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
