@@ -166,44 +166,48 @@ def test_inspect_from_files_needs_no_database(tmp_path):
         run("inspect", "--calibration", str(calib), "--spec", str(spec), str(junk))
 
 
-def test_a_one_shot_inspect_keeps_its_maps_for_the_next_process(tmp_path, monkeypatch):
+@pytest.fixture
+def one_shot(tmp_path, monkeypatch):
+    """``manage.py inspect`` of a good bracket from files, as a fresh process would run it: returns a
+    function(*extra args) -> its JSON output, each call starting with an empty in-memory map cache."""
     from vision.pipeline import inspect as pipeline_inspect
 
     calib = write(tmp_path, "calib.json", json.dumps(true_calibration_document()).encode())
     spec = write(tmp_path, "spec.json", json.dumps(stations.SPECS["bracket"]).encode())
     photo = write(tmp_path, "part.png", stations.part_photo("bracket", "good", 0))
-    cache = tmp_path / "maps"
     args = ("inspect", "--calibration", str(calib), "--spec", str(spec), str(photo), "--json")
-    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
-    first = json.loads(run(*args, "--maps-cache", str(cache)))
+
+    def inspect(*extra):
+        monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
+        return json.loads(run(*args, *extra))
+
+    return inspect
+
+
+def test_a_one_shot_inspect_keeps_its_maps_for_the_next_process(one_shot, tmp_path, monkeypatch):
+    from vision.pipeline import inspect as pipeline_inspect
+
+    cache = tmp_path / "maps"
+    first = one_shot("--maps-cache", str(cache))
     assert len(list(cache.glob("*.npz"))) == 2  # the coarse and the fine maps
 
     def never(*args, **kwargs):
         raise AssertionError("the maps were built again")
 
-    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())  # a new process
     monkeypatch.setattr(pipeline_inspect, "build_rectify_maps", never)
-    second = json.loads(run(*args, "--maps-cache", str(cache)))
+    second = one_shot("--maps-cache", str(cache))
     assert second["verdict"] == first["verdict"] == "PASS"
     assert second["measurements"] == first["measurements"]
 
 
-def test_a_damaged_maps_file_is_rebuilt_and_a_silly_scale_refused(tmp_path, monkeypatch):
-    from vision.pipeline import inspect as pipeline_inspect
-
-    calib = write(tmp_path, "calib.json", json.dumps(true_calibration_document()).encode())
-    spec = write(tmp_path, "spec.json", json.dumps(stations.SPECS["bracket"]).encode())
-    photo = write(tmp_path, "part.png", stations.part_photo("bracket", "good", 0))
+def test_a_damaged_maps_file_is_rebuilt_and_a_silly_scale_refused(one_shot, tmp_path):
     cache = tmp_path / "maps"
-    args = ("inspect", "--calibration", str(calib), "--spec", str(spec), str(photo), "--json")
-    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
-    run(*args, "--maps-cache", str(cache))
+    one_shot("--maps-cache", str(cache))
     for path in cache.glob("*.npz"):
         path.write_bytes(b"half a file")
-    monkeypatch.setattr(pipeline_inspect, "_MAP_CACHE", type(pipeline_inspect._MAP_CACHE)())
-    assert json.loads(run(*args, "--maps-cache", str(cache)))["verdict"] == "PASS"
+    assert one_shot("--maps-cache", str(cache))["verdict"] == "PASS"
     with pytest.raises(CommandError, match="--mm-per-px must lie in"):
-        run(*args, "--mm-per-px", "0.000001")
+        one_shot("--mm-per-px", "0.000001")
 
 
 @pytest.mark.django_db
