@@ -239,6 +239,35 @@ def _record(i, kind, station_name, truth, res, seconds) -> dict:
     return rec
 
 
+def _stations(conditions: str, seed: int, true_calibration: bool, strips: float) -> dict:
+    """name -> (camera, calibration, plane, mm_per_px) of the stations a run photographs with."""
+    if conditions == "station":
+        # One overhead station for brackets and long strips alike, as a real shop has.
+        overhead = sim.overhead_station()
+        calibrated = _calibrated(overhead.cam, overhead.board, seed, true_calibration)
+        return {"bracket": (*calibrated, BRACKET_MM_PER_PX)}
+    stations = {"bracket": (*_bracket_station(seed, true_calibration), BRACKET_MM_PER_PX)}
+    if strips > 0:
+        stations["strip"] = (*_strip_station(seed, true_calibration), STRIP_MM_PER_PX)
+    return stations
+
+
+def _scene(conditions: str, kind: str, cam, rng: np.random.Generator, strip: bool):
+    """(truth, look) of one photo: the part (a long strip when ``strip``) and how the scene looks."""
+    size, contrast = _defect_params(kind, rng)
+    if strip:
+        spec = sim.long_strip_spec(rng) if conditions == "station" else strip_spec(rng)
+        view = sim.stage_view_mm(cam, spec["thickness"])
+        truth = synth.make_case(rng, kind, spec, view_mm=view, defect_size=size, contrast=contrast)
+        truth = _place_strip(truth, cam, rng)
+    else:
+        view = sim.stage_view_mm(cam, 6.0) if conditions == "station" else (15.0, 15.0, 225.0, 190.0)
+        truth = synth.make_case(rng, kind, view_mm=view, defect_size=size, contrast=contrast)
+    if conditions == "station":
+        return truth, sim.station_appearance(rng)
+    return truth, synth.Appearance(blur=float(rng.uniform(0.8, 1.3)), noise=float(rng.uniform(1.5, 2.5)))
+
+
 def run(
     n_images: int,
     seed: int,
@@ -246,30 +275,26 @@ def run(
     *,
     mode: str = "mix",
     strips: float = 0.1,
+    conditions: str = "ours",
 ) -> dict:
-    """Render and inspect ``n_images``; returns {"meta": ..., "records": [...]} (see :func:`_record`)."""
+    """Render and inspect ``n_images``; returns {"meta": ..., "records": [...]} (see :func:`_record`).
+
+    conditions: "ours" (this project's first renderer: dark walls, camera 500 mm up, long strips at
+    their own 0.125 mm/px station) or "station" (a real overhead station, issue 12: bright walls, camera
+    400 mm up, lighting to +-15 %, shot noise, brushed faces, 150-220 mm strips at the bracket station)."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    stations = {"bracket": _bracket_station(seed, true_calibration)}
-    if strips > 0:
-        stations["strip"] = _strip_station(seed, true_calibration)
+    stations = _stations(conditions, seed, true_calibration, strips)
     calib_s = time.perf_counter() - t0
     records = []
     warm = set()
     for i, kind in enumerate(_kinds(n_images, rng, mode)):
-        name = "strip" if strips > 0 and rng.random() < strips else "bracket"
-        cam, calib, plane = stations[name]
-        size, contrast = _defect_params(kind, rng)
-        if name == "strip":
-            view = sim.stage_view_mm(cam, 4.0)
-            spec = strip_spec(rng)
-            truth = synth.make_case(rng, kind, spec, view_mm=view, defect_size=size, contrast=contrast)
-            truth = _place_strip(truth, cam, rng)
-        else:
-            truth = synth.make_case(rng, kind, defect_size=size, contrast=contrast)
-        look = synth.Appearance(blur=float(rng.uniform(0.8, 1.3)), noise=float(rng.uniform(1.5, 2.5)))
+        strip = strips > 0 and rng.random() < strips
+        name = "strip" if strip and "strip" in stations else "bracket"
+        cam, calib, plane, scale = stations[name]
+        truth, look = _scene(conditions, kind, cam, rng, strip)
         image = synth.render_scene(cam, [truth], look=look, rng=rng)
-        scale = STRIP_MM_PER_PX if name == "strip" else BRACKET_MM_PER_PX
+        name = "strip" if strip else name
         if name not in warm:  # build and cache the station's maps outside the timed loop
             inspect_image(image, truth.spec, calib, plane, mm_per_px=scale)
             warm.add(name)
@@ -279,6 +304,7 @@ def run(
     meta = {
         "n_images": n_images,
         "seed": seed,
+        "conditions": conditions,
         "mode": mode,
         "strips": strips,
         "calibration": "true"
@@ -477,6 +503,12 @@ def main(argv: list[str] | None = None) -> None:
     group.add_argument("--defective-only", action="store_true", help="one planted defect per image")
     group.add_argument("--good-only", action="store_true", help="good parts only (false rejects, bias)")
     ap.add_argument("--strips", type=float, default=0.1, help="share of long strips (strip station)")
+    ap.add_argument(
+        "--conditions",
+        choices=("ours", "station"),
+        default="ours",
+        help="the first renderer's conditions, or a real overhead station's (issue 12)",
+    )
     ap.add_argument("--json", help="also write the per-image records to this file")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="pool earlier --json runs and print")
     args = ap.parse_args(argv)
@@ -488,7 +520,8 @@ def main(argv: list[str] | None = None) -> None:
         result = merge(parts)
     else:
         mode = "defective" if args.defective_only else "good" if args.good_only else "mix"
-        result = run(args.images, args.seed, args.true_calibration, mode=mode, strips=args.strips)
+        options = {"mode": mode, "strips": args.strips, "conditions": args.conditions}
+        result = run(args.images, args.seed, args.true_calibration, **options)
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump(result, fh, default=float)

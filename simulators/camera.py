@@ -168,28 +168,50 @@ def lighting(cam: Camera, rows: slice, cols: slice, strength: float = 1.0) -> np
     return 1 + strength * (0.12 * un - 0.06 * vn - 0.25 * (un * un + vn * vn))
 
 
-_LIGHT_CACHE: dict[int, tuple[Camera, np.ndarray]] = {}
+_LIGHT_CACHE: dict[tuple[int, float], tuple[Camera, np.ndarray]] = {}
 
 
-def _full_lighting(cam: Camera) -> np.ndarray:
-    """:func:`lighting` over the whole frame as float32, cached per camera (read-only: callers
-    multiply into their own image, never in place)."""
-    hit = _LIGHT_CACHE.get(id(cam))
+def _full_lighting(cam: Camera, strength: float = 1.0) -> np.ndarray:
+    """:func:`lighting` over the whole frame as float32, cached per camera and strength (read-only:
+    callers multiply into their own image, never in place)."""
+    key = (id(cam), round(strength, 2))
+    hit = _LIGHT_CACHE.get(key)
     if hit is None or hit[0] is not cam:
         w, h = cam.size
         if len(_LIGHT_CACHE) > 3:
             _LIGHT_CACHE.clear()
-        hit = (cam, lighting(cam, slice(0, h), slice(0, w)).astype(np.float32))
-        _LIGHT_CACHE[id(cam)] = hit
+        hit = (cam, lighting(cam, slice(0, h), slice(0, w), round(strength, 2)).astype(np.float32))
+        _LIGHT_CACHE[key] = hit
     return hit[1]
 
 
-def finish(img: np.ndarray, rng: np.random.Generator, blur: float, noise: float) -> np.ndarray:
-    """Optical blur, sensor noise and 8-bit quantisation."""
+def finish(
+    img: np.ndarray, rng: np.random.Generator, blur: float, noise: float, shot_gain: float | None = None
+) -> np.ndarray:
+    """Optical blur, sensor noise (read noise ``noise`` grey levels; shot noise of variance
+    ``level / shot_gain`` when given) and 8-bit quantisation."""
     if blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur)
-    img = img + rng.normal(0, noise, img.shape).astype(np.float32)
+    if shot_gain is None:
+        img = img + rng.normal(0, noise, img.shape).astype(np.float32)
+    else:
+        sigma = np.sqrt(noise * noise + np.maximum(img, 0.0) / np.float32(shot_gain))
+        img = img + rng.standard_normal(img.shape, dtype=np.float32) * sigma
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def brushed_texture(shape: tuple[int, int], rng: np.random.Generator, look: Appearance) -> np.ndarray:
+    """Zero-mean streaks of standard deviation ``look.texture`` grey levels along
+    ``look.texture_angle_deg``: white noise smeared along a line ``look.texture_streak_px`` long."""
+    length = max(3, round(look.texture_streak_px) | 1)
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    turn = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), look.texture_angle_deg, 1.0)
+    kernel = cv2.warpAffine(kernel, turn, (length, length), flags=cv2.INTER_LINEAR)
+    kernel /= np.sqrt(np.sum(kernel * kernel))  # keeps the noise's standard deviation
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    streaks = cv2.filter2D(noise, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    return streaks * np.float32(look.texture)
 
 
 # ----------------------------------------------------------------------- ChArUco views
@@ -324,11 +346,41 @@ class PartTruth:
 
 @dataclass(frozen=True)
 class Appearance:
+    """How a scene looks, before lighting: grey levels of the top face, the stage and the side walls
+    (walls catch the ring light: anywhere between the stage and the top face on a real station), the
+    lighting's strength (1.0: about +-10 % gradient and vignetting over the frame; 1.5: +-15 %), optical
+    blur sigma (px), read noise (grey levels), shot noise (``shot_gain`` electrons per grey level: the
+    variance adds ``level / shot_gain``; None: none) and a brushed texture on the top face (standard
+    deviation in grey levels, streaks ``texture_streak_px`` long along ``texture_angle_deg``)."""
+
     top: float = 185.0
     background: float = 45.0
     wall: float = 34.0
     blur: float = 1.0
     noise: float = 2.0
+    light_strength: float = 1.0
+    shot_gain: float | None = None
+    texture: float = 0.0
+    texture_angle_deg: float = 0.0
+    texture_streak_px: float = 25.0
+
+
+def station_appearance(rng: np.random.Generator) -> Appearance:
+    """A look drawn from the range a real overhead station shows (issue 12): stage 30-50, walls 90-130
+    (often above the midpoint between stage and top), top face 180-210; lighting up to +-15 %, blur
+    sigma 0.5-1.0 px, read noise 1.5-3 grey levels plus shot noise, a brushed top face."""
+    return Appearance(
+        top=float(rng.uniform(180.0, 210.0)),
+        background=float(rng.uniform(30.0, 50.0)),
+        wall=float(rng.uniform(90.0, 130.0)),
+        blur=float(rng.uniform(0.5, 1.0)),
+        noise=float(rng.uniform(1.5, 3.0)),
+        light_strength=float(rng.uniform(1.0, 1.5)),
+        shot_gain=float(rng.uniform(20.0, 60.0)),
+        texture=float(rng.uniform(1.5, 5.0)),
+        texture_angle_deg=float(rng.uniform(0.0, 180.0)),
+        texture_streak_px=float(rng.uniform(15.0, 40.0)),
+    )
 
 
 # -- signed distance functions (mm, drawing frame; negative inside)
@@ -460,7 +512,7 @@ def render_scene(
     look = look or Appearance()
     rng = rng or np.random.default_rng(0)
     w, h = cam.size
-    light = _full_lighting(cam)
+    light = _full_lighting(cam, look.light_strength)
     img = np.full((h, w), look.background, np.float32)
     rx_all, ry_all = camera_rays(cam)
     for t in parts:
@@ -488,6 +540,8 @@ def render_scene(
         bg = np.clip(1 - sil + through, 0, 1)
         wall = np.clip(1 - top - bg, 0, 1)
         val = top * look.top + wall * look.wall
+        if look.texture > 0:
+            val += top * brushed_texture(top.shape, rng, look)
         for d in t.defects:
             if d.type == "void":
                 val += coverage(sdf_circle(x, y, d.x, d.y, d.size / 2)) * top * d.contrast
@@ -497,7 +551,7 @@ def render_scene(
         cur = img[rows, cols]
         img[rows, cols] = cur * bg + val
     img *= light
-    return finish(img, rng, look.blur, look.noise)
+    return finish(img, rng, look.blur, look.noise, look.shot_gain)
 
 
 # ------------------------------------------------------------------ scenario builder
@@ -529,7 +583,7 @@ def random_spec(rng: np.random.Generator, *, length=(45.0, 110.0), width=(22.0, 
         if all(math.hypot(x - h["x"], y - h["y"]) > (d + h["diameter"]) / 2 + 4 for h in holes):
             holes.append({"id": f"H{len(holes) + 1}", "x": x, "y": y, "diameter": d})
     if len(holes) == 2 and abs(holes[0]["diameter"] - holes[1]["diameter"]) < 0.3:
-        pass  # symmetric patterns are fine: registration then reports an ambiguous flip
+        pass  # symmetric patterns are fine: registration then reports an ambiguous half turn
     return {
         "outline": {"length": L, "width": W, "corner_radius": r},
         "thickness": round(float(rng.uniform(2.0, 6.0)), 1),
@@ -721,7 +775,8 @@ def make_case(
     contrast: float | None = None,
 ) -> PartTruth:
     """A random part of the given case kind (see ``CASE_KINDS``) and its ground truth: placed anywhere in
-    ``view_mm`` (x0, y0, x1, y1 on the stage), at any angle, flipped half of the time. Seeded ``rng``
+    ``view_mm`` (x0, y0, x1, y1 on the stage), at any angle, top face up (as parts lie on a station: the
+    drawing says which face is up; ``replace(truth, flipped=True)`` lays one face down). Seeded ``rng``
     draws are made in a fixed order, so a seed always gives the same part."""
     if kind not in CASE_KINDS:
         raise ValueError(kind)
@@ -738,7 +793,7 @@ def make_case(
         truth,
         centre_mm=(cx, cy),
         angle_deg=angle,
-        flipped=bool(rng.integers(2)),
+        flipped=bool(rng.integers(2)) and False,  # the draw keeps seeds' parts; parts lie face up
         expected_verdict="PASS" if kind == "good" else "FAIL",
         out_of_tolerance=out_of_tolerance,
     )
@@ -760,6 +815,36 @@ class Station:
 def full_station() -> Station:
     """The production geometry: 2448x2048, ~0.1 mm/px, 3/-2 degree tilt."""
     return Station(make_camera(), BoardConfig(11, 9, 20.0, 15.0, "DICT_5X5_100"))
+
+
+def overhead_station() -> Station:
+    """A real overhead station as measured (issue 12): the same sensor and 0.1 mm/px at the stage, but
+    the camera only 400 mm up, so a 6 mm part 60-130 mm off axis shows walls 8-19 px wide."""
+    return Station(make_camera(distance_mm=400.0), BoardConfig(11, 9, 20.0, 15.0, "DICT_5X5_100"))
+
+
+def long_strip_spec(rng: np.random.Generator, *, centreline: bool | None = None) -> dict:
+    """A reinforcement strip as the bracket station sees them: 150-220 x 20-40 mm, 2-6 mm thick, with 2-6
+    holes along it; on the centreline (``centreline``, or half of the time when None), which makes the
+    hole pattern symmetric about the long axis, so only the drawing's face-up rule fixes its reading."""
+    length = round(float(rng.uniform(150.0, 220.0)), 1)
+    width = round(float(rng.uniform(20.0, 40.0)), 1)
+    on_centre = bool(rng.integers(2)) if centreline is None else centreline
+    count = int(rng.integers(2, 7))
+    xs = np.linspace(12.0, length - 12.0, count) + rng.uniform(-3.0, 3.0, count)
+    holes = []
+    for i, x in enumerate(xs):
+        diameter = round(float(rng.uniform(3.0, 8.0)), 2)
+        room = width / 2 - diameter / 2 - 4
+        y = width / 2 if on_centre else width / 2 + float(rng.uniform(-room, room))
+        holes.append({"id": f"H{i + 1}", "x": round(float(x), 2), "y": round(y, 2), "diameter": diameter})
+    corner_radius = round(float(rng.uniform(2.0, 5.0)), 1)
+    return {
+        "outline": {"length": length, "width": width, "corner_radius": corner_radius},
+        "thickness": round(float(rng.uniform(2.0, 6.0)), 1),
+        "holes": holes,
+        "tolerances": {"outline": 0.2, "corner_radius": 0.5, "hole_diameter": 0.1, "hole_position": 0.15},
+    }
 
 
 # ------------------------------------------------------------- demo station helpers

@@ -83,7 +83,7 @@ def test_a_station_cannot_calibrate_another_station(shop, station):
 
 
 def test_board_configuration_is_checked(shop):
-    with pytest.raises(RuleViolation, match="marker_mm must be smaller"):
+    with pytest.raises(RuleViolation, match="marker_mm smaller than square_mm"):
         services.station_configure(
             shop.supervisor, station=shop.station, board={**asdict(stations.BOARD), "marker_mm": 9.0}
         )

@@ -51,9 +51,18 @@ def test_missing_and_extra_holes(small_station):
 
 
 def test_good_part_passes_without_defects(small_station):
-    res = _inspect(small_station, [_part(flipped=True)])
+    res = _inspect(small_station, [_part()])
     assert res.verdict == "PASS", res.reasons
     assert res.defects == ()
+    assert res.pose["flipped"] is False
+
+
+def test_a_part_lying_face_down_is_named_not_read_mirrored(small_station):
+    """Its holes fit only a mirror image of the drawing: the station asks for it to be turned over
+    instead of failing a good part for missing and extra holes."""
+    res = _inspect(small_station, [_part(flipped=True)])
+    assert res.verdict == "UNABLE" and res.unable_code == "face_down"
+    assert "turn it over" in res.reasons[0]
 
 
 @pytest.mark.parametrize("what", ["diameter", "position", "length"])

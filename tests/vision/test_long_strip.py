@@ -35,7 +35,7 @@ def strip_station():
 def test_a_long_strip_measures_within_the_goals(strip_station):
     cam, calib, plane = strip_station
     spec = strip_spec()
-    truth = synth.nominal_truth(spec, centre_mm=(153.0, 25.0), angle_deg=1.5, flipped=True)
+    truth = synth.nominal_truth(spec, centre_mm=(153.0, 25.0), angle_deg=181.5)
     # As made: within tolerance but off nominal, so a reading of the nominal would not pass for a measurement.
     truth = replace(
         truth,

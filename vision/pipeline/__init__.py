@@ -14,6 +14,7 @@ from .calibration import (
 )
 from .errors import (
     CalibrationError,
+    FaceDownError,
     ImageInputError,
     InspectionError,
     MeasurementError,
@@ -36,6 +37,7 @@ __all__ = [
     "BoardConfig",
     "CalibrationError",
     "CameraCalibration",
+    "FaceDownError",
     "ImageInputError",
     "InspectionError",
     "InspectionResult",

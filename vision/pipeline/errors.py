@@ -56,3 +56,9 @@ class MeasurementError(InspectionError):
     """An edge or hole fit did not converge or was implausible."""
 
     code = "measurement_failed"
+
+
+class FaceDownError(InspectionError):
+    """The part's holes fit its drawing only mirrored: it lies upside down on the station."""
+
+    code = "face_down"

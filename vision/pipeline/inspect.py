@@ -20,7 +20,7 @@ import numpy as np
 from .annotate import annotate
 from .calibration import CameraCalibration, StagePlane
 from .defects import Defect, detect_defects
-from .errors import InspectionError
+from .errors import FaceDownError, InspectionError
 from .imageio import load_image_bytes
 from .locate import check_fits_view, locate_part, view_extent_px
 from .measure import Parallax, PartMeasurement, measure_part
@@ -268,6 +268,8 @@ def _inspect(image, spec, calibration, plane, mm_per_px, annotate_image, min_def
         )
         timer.lap("measure")
         reg = register_holes(meas, part_spec)
+        if reg.face_down:
+            raise FaceDownError("the part lies face down: turn it over (top face up) and photograph it again")
         pose = _pose(meas, reg, fine, roi, plane, h_mm)
         timer.lap("register")
         defects, diag = detect_defects(roi_img, meas, reg, corner_radius_mm=part_spec.corner_radius)
