@@ -204,6 +204,11 @@ class IdealPart:
     blur_px: float
     e1: tuple[float, float]
     e2: tuple[float, float]
+    #: float32 (H, W): fraction of each pixel that shows a side wall (outside the top face, inside the
+    #: part's silhouette, out of the stage seen through a hole), blurred; None when no wall shows.
+    wall: np.ndarray | None = None
+    #: Widest wall the parallax shows (px): the stage starts that much beyond the outline.
+    wall_reach_px: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,9 +256,74 @@ def ideal_image(material_sdf: np.ndarray, blur_px: float) -> np.ndarray:
     return model
 
 
+def _frame_uv(meas: PartMeasurement, point) -> tuple[float, float]:
+    """Provisional-frame coordinates (px from the centre along e1, e2) of an ROI point."""
+    dx, dy = point[0] - meas.centre_px[0], point[1] - meas.centre_px[1]
+    return dx * meas.e1[0] + dy * meas.e1[1], dx * meas.e2[0] + dy * meas.e2[1]
+
+
+def widest_wall_px(meas: PartMeasurement, half_length: float, half_width: float) -> float:
+    """The widest side wall the parallax shows round the part (px): at the corner furthest from the
+    nadir."""
+    par = meas.parallax
+    nadir_u, nadir_v = _frame_uv(meas, par.nadir_px)
+    corners_u = np.array([-half_length, half_length, half_length, -half_length])
+    corners_v = np.array([-half_width, -half_width, half_width, half_width])
+    return float(par.ratio * np.max(np.hypot(corners_u - nadir_u, corners_v - nadir_v)))
+
+
+def silhouette_sdf(meas: PartMeasurement, u, v, dims: tuple[float, ...], widest: float) -> np.ndarray:
+    """Signed distance (px, float32, > 0 outside) to the part's silhouette at frame coordinates u, v
+    ((N,) float32); dims: half length, half width and corner radius (px); widest: the widest wall.
+
+    The silhouette of a prism is the convex hull of its top and bottom faces; in the top face's
+    image the bottom is the top shrunk towards the nadir by the parallax ratio.  The hull is the
+    union of the faces in between (a homothety family), sampled about a pixel of wall apart: the
+    minimum of their distances is the hull's to within a few hundredths of a pixel."""
+    par = meas.parallax
+    nadir_u, nadir_v = _frame_uv(meas, par.nadir_px)
+    sdf = _rrect_sdf(u, v, *dims)
+    for t in np.linspace(0.0, 1.0, int(min(np.ceil(widest), 40)) + 1)[1:]:
+        k = float(t * par.ratio)
+        face = _rrect_sdf((u - k * nadir_u) / (1 - k), (v - k * nadir_v) / (1 - k), *dims)
+        np.minimum(sdf, face * np.float32(1 - k), out=sdf)
+    return sdf
+
+
+def not_stage_sdf(
+    meas: PartMeasurement, outline_sdf: np.ndarray, u, v, xx, yy, dims, blur_px: float
+) -> tuple[np.ndarray | None, float]:
+    """Signed distance (px, float32 (H, W), > 0 where only stage shows) to what hides the stage: the
+    silhouette less the stage seen through the holes; and the widest wall (px).  (None, 0) without
+    parallax.  The silhouette is computed only within reach of the widest wall (beyond it the outline's
+    distance serves: nothing but stage shows there); inside each hole the stage shows through the
+    overlap of the top opening and the bottom one (the top circle moved towards the nadir)."""
+    par = meas.parallax
+    if par is None or par.ratio <= 0:
+        return None, 0.0
+    widest = widest_wall_px(meas, dims[0], dims[1])
+    reach = 6 * blur_px
+    nonstage = outline_sdf.copy()
+    rows, cols = np.nonzero((outline_sdf > -reach) & (outline_sdf < widest + reach))
+    nonstage[rows, cols] = silhouette_sdf(meas, u[rows, cols], v[rows, cols], dims, widest)
+    for hole in meas.holes:
+        (cx, cy), radius = hole.edge.centre, hole.edge.radius
+        bx, by = cx + par.ratio * (par.nadir_px[0] - cx), cy + par.ratio * (par.nadir_px[1] - cy)
+        box = radius + reach + 2
+        y0, y1 = max(0, int(cy - box)), min(nonstage.shape[0], int(cy + box) + 2)
+        x0, x1 = max(0, int(cx - box)), min(nonstage.shape[1], int(cx + box) + 2)
+        px, py = xx[y0:y1, x0:x1], yy[y0:y1, x0:x1]
+        top_opening = np.hypot(px - cx, py - cy) - radius
+        bottom_opening = np.hypot(px - bx, py - by) - radius * (1 - par.ratio)
+        window = nonstage[y0:y1, x0:x1]
+        np.maximum(window, -np.maximum(top_opening, bottom_opening), out=window)
+    return nonstage, widest
+
+
 def ideal_part(shape: tuple[int, int], meas: PartMeasurement, corner_radius_mm: float) -> IdealPart:
     """The :class:`IdealPart` of ``meas`` over an ROI of ``shape`` (H, W), with corner radius
-    ``corner_radius_mm`` (mm; capped a pixel short of the half width)."""
+    ``corner_radius_mm`` (mm; capped a pixel short of the half width) and, when the measurement
+    carries a parallax, the side walls it shows."""
     blur_px = max(meas.blur_px, 0.5)
     mm_per_px = meas.mm_per_px
     half_length, half_width = meas.length_mm / mm_per_px / 2, meas.width_mm / mm_per_px / 2
@@ -262,6 +332,10 @@ def ideal_part(shape: tuple[int, int], meas: PartMeasurement, corner_radius_mm: 
     outline_sdf = _rrect_sdf(u, v, half_length, half_width, corner_radius)
     holes = [(hole.edge.centre, hole.edge.radius) for hole in meas.holes]
     material_sdf, clear_of_holes = cut_holes(outline_sdf, xx, yy, holes, blur_px)
+    model = ideal_image(material_sdf, blur_px)
+    dims = (half_length, half_width, corner_radius)
+    nonstage, widest = not_stage_sdf(meas, outline_sdf, u, v, xx, yy, dims, blur_px)
+    wall = None if nonstage is None else np.clip(ideal_image(nonstage, blur_px) - model, 0.0, 1.0)
     return IdealPart(
         xx,
         yy,
@@ -270,13 +344,15 @@ def ideal_part(shape: tuple[int, int], meas: PartMeasurement, corner_radius_mm: 
         outline_sdf,
         material_sdf,
         clear_of_holes,
-        ideal_image(material_sdf, blur_px),
+        model,
         half_length,
         half_width,
         corner_radius,
         blur_px,
         meas.e1,
         meas.e2,
+        wall,
+        widest,
     )
 
 
@@ -291,7 +367,8 @@ def fit_lighting(image: np.ndarray, part: IdealPart, step: int = 5) -> Lighting 
     sub = (slice(None, None, step), slice(None, None, step))
     blur_px = part.blur_px
     material_px = part.material_sdf[sub] < -4 * blur_px - 2
-    stage_px = (part.outline_sdf[sub] > 4 * blur_px + 14) & (part.outline_sdf[sub] < 60)
+    beyond = part.outline_sdf[sub] - part.wall_reach_px  # clear of the widest wall
+    stage_px = (beyond > 4 * blur_px + 14) & (beyond < 60)
     if material_px.sum() < 50 or stage_px.sum() < 50:
         return None
     xs, ys, values = part.xx[sub], part.yy[sub], image[sub]
@@ -300,11 +377,22 @@ def fit_lighting(image: np.ndarray, part: IdealPart, step: int = 5) -> Lighting 
     return Lighting(_surface(material, image.shape), _surface(stage, image.shape))
 
 
-def normalised_excess(image: np.ndarray, lighting: Lighting, model: np.ndarray) -> np.ndarray:
+def normalised_excess(
+    image: np.ndarray,
+    lighting: Lighting,
+    model: np.ndarray,
+    wall: np.ndarray | None = None,
+    wall_contrast: float = 0.0,
+) -> np.ndarray:
     """Image minus the ideal part, in units of the local material contrast: float32 (H, W),
-    > 0 where there is more material than predicted, < 0 where less (1 = a whole pixel)."""
+    > 0 where there is more material than predicted, < 0 where less (1 = a whole pixel).  The walls
+    (``wall`` fraction, float32 (H, W), at ``wall_contrast`` grey levels above the stage) are part of
+    the prediction: a wall the camera sees is not material outside the outline."""
     contrast = np.maximum(lighting.material - lighting.stage, 1.0)
-    return (image - lighting.stage) / contrast - model
+    excess = (image - lighting.stage) / contrast - model
+    if wall is not None and wall_contrast:
+        excess -= wall * (np.float32(wall_contrast) / contrast)
+    return excess
 
 
 def _excess_depth(
@@ -552,7 +640,7 @@ def detect_defects(
     lighting = fit_lighting(img, part)
     if lighting is None:
         return [], {"skipped": "part too small for defect detection"}
-    excess = normalised_excess(img, lighting, part.model)
+    excess = normalised_excess(img, lighting, part.model, part.wall, meas.wall_contrast)
     to_drawing = _drawing_mapper(meas, reg)
 
     # ---- outline defects

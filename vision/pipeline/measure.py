@@ -136,6 +136,9 @@ class PartMeasurement:
     blur_px: float
     levels: tuple[float, float]
     mask: np.ndarray
+    #: Where the side walls show (None: ignored) and their grey level above the stage's (pooled).
+    parallax: Parallax | None = None
+    wall_contrast: float = 0.0
 
     def to_part_mm(self, pts_px: np.ndarray) -> np.ndarray:
         """ROI pixel coordinates (N, 2) -> provisional part frame (N, 2) mm."""
@@ -201,16 +204,20 @@ class _LineBand:
 
 def _line_band(image, p0, normal, half_len, exclude, parallax) -> _LineBand:
     """Select the pixels of the straight edge through p0 (ROI px) with outward ``normal``:
-    BAND_PX into the material to OUTER_PX out of it, clear of the ``exclude`` discs
-    ((centre, radius) px), at most MAX_LINE_PX of them.  Raises MeasurementError."""
+    BAND_PX into the material to OUTER_PX out of it past the wall the parallax shows there (so the
+    stage is always in the band: a fit that sees only top face and wall cannot tell the wall's level
+    from the stage's), clear of the ``exclude`` discs ((centre, radius) px), at most MAX_LINE_PX of
+    them.  Raises MeasurementError."""
     n = np.asarray(normal, float)
     p0 = np.asarray(p0, float)
     t = np.array([-n[1], n[0]])
-    xs, ys = _band_pixels(image.shape, p0, t, n, half_len, BAND_PX)
+    outer = OUTER_PX + _edge_wall_px(p0, n, parallax)
+    reach = max(BAND_PX, outer)
+    xs, ys = _band_pixels(image.shape, p0, t, n, half_len, reach)
     rel = np.column_stack([xs - p0[0], ys - p0[1]]).astype(float)
     d = rel @ n
     along = rel @ t
-    keep = (d >= -BAND_PX) & (d <= OUTER_PX) & (np.abs(along) <= half_len)
+    keep = (d >= -BAND_PX) & (d <= outer) & (np.abs(along) <= half_len)
     for (cx, cy), r in exclude:
         keep &= np.hypot(xs - cx, ys - cy) > r
     if keep.sum() < 30:
@@ -230,6 +237,15 @@ def _line_band(image, p0, normal, half_len, exclude, parallax) -> _LineBand:
         wall = parallax.wall_px(xs[keep].astype(float), ys[keep].astype(float), n[0], n[1])
         wall_med = float(np.median(wall))
     return _LineBand(p0, n, float(half_len), rel, vals, basis, wall, wall_med)
+
+
+def _edge_wall_px(point: np.ndarray, normal: np.ndarray, parallax: Parallax | None) -> float:
+    """Width (px) of the wall visible beyond a straight edge through ``point`` with outward ``normal``
+    (the same all along a straight edge); 0 without parallax."""
+    if parallax is None:
+        return 0.0
+    xs, ys = np.array([point[0]], float), np.array([point[1]], float)
+    return float(parallax.wall_px(xs, ys, normal[0], normal[1])[0])
 
 
 def _fit_line(band: _LineBand, wall_contrast=None, start: EdgeFit | None = None) -> tuple[LineEdge, EdgeFit]:
@@ -306,14 +322,19 @@ class _CircleBand:
     material_inside: bool
 
 
-def _circle_band(image, centre, radius, sector=None, *, material_inside: bool) -> _CircleBand:
+def _circle_band(image, centre, radius, sector=None, *, material_inside: bool, parallax=None) -> _CircleBand:
     """Pixels BAND_PX into the material to OUTER_PX out of it round the circle (centre, radius)
-    px, optionally only where ``sector(xs, ys)`` is true.  Raises MeasurementError."""
+    px, optionally only where ``sector(xs, ys)`` is true.  Inside a hole, the band reaches OUTER_PX
+    past the bore's wall where the parallax shows it (the stage seen through the hole must be in
+    the band).  Raises MeasurementError."""
     xs, ys = _disk_pixels(image.shape, centre, radius + BAND_PX + 1)
     d = np.hypot(xs - centre[0], ys - centre[1]) - radius
     if not material_inside:
         d = -d
-    keep = (d >= -BAND_PX) & (d <= OUTER_PX)
+    outer = OUTER_PX
+    if parallax is not None and not material_inside:
+        outer = OUTER_PX + parallax.bore_wall_px(xs.astype(float), ys.astype(float), centre, radius)
+    keep = (d >= -BAND_PX) & (d <= outer)
     if sector is not None:
         keep &= sector(xs, ys)
     if keep.sum() < 30:
@@ -419,7 +440,7 @@ def _refit_hole(image, hole: CircleEdge, fit: EdgeFit, parallax, wall_contrast: 
     Returns the new CircleEdge, or None if that fails (the caller keeps the first fit: dropping a
     real hole would report it missing and its dark disc as a void)."""
     try:
-        band = _circle_band(image, hole.centre, hole.radius, material_inside=False)
+        band = _circle_band(image, hole.centre, hole.radius, material_inside=False, parallax=parallax)
         edge, _ = _fit_circle_band(
             band, hole.centre, hole.radius, parallax=parallax, wall_contrast=wall_contrast, blur0=fit.blur_px
         )
@@ -519,6 +540,20 @@ def _frame_axis(normals: list[np.ndarray], half_lengths: list[float]) -> np.ndar
     return axis / np.linalg.norm(axis)
 
 
+def dark_openings(smooth: np.ndarray, outer: np.ndarray, levels: tuple[float, float]) -> list[np.ndarray]:
+    """Contours ((N, 2) int px) of the regions inside the part's outer contour that are nearly as
+    dark as the stage (within a quarter of the part/stage contrast): where the stage shows through a
+    hole.  Unlike the part mask's threshold, this level is below any side wall's (walls lie between
+    the stage's and the top face's grey levels), so a hole's bore never splits its region.
+    smooth: float32 ROI, lightly smoothed; levels: material and stage grey levels."""
+    material, stage = levels
+    inside = np.zeros(smooth.shape, np.uint8)
+    cv2.drawContours(inside, [outer.reshape(-1, 1, 2).astype(np.int32)], -1, 1, thickness=cv2.FILLED)
+    dark = ((smooth < stage + 0.25 * (material - stage)) & (inside > 0)).astype(np.uint8)
+    contours, _ = cv2.findContours(dark, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return [contour.reshape(-1, 2) for contour in contours]
+
+
 def part_mask(image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Largest bright blob of ``image > threshold``: (mask uint8, outer contour, hole contours)."""
     mask = (image > threshold).astype(np.uint8)
@@ -561,6 +596,17 @@ class EdgeSeed:
 RoughHole = tuple[tuple[float, float], float]  # (centre px, radius px)
 
 
+@dataclass(frozen=True)
+class HoleSeed:
+    """Where to fit one hole: the top opening's circle (centre, radius px), and the dark region it
+    was seen as (its centroid and equal-area radius, px), whose floor says whether it goes through."""
+
+    centre: tuple[float, float]
+    radius: float
+    dark_centre: tuple[float, float]
+    dark_radius: float
+
+
 def rough_frame(outer: np.ndarray) -> PartFrame:
     """The minimum-area rectangle round the outer contour ((N, 2) int px) as a :class:`PartFrame`
     (e1 along its longer side): the seed of every fit, moved by burrs and chips."""
@@ -573,19 +619,64 @@ def rough_frame(outer: np.ndarray) -> PartFrame:
     return PartFrame(np.array([cx, cy]), e1, e2, length, width)
 
 
-def rough_holes(hole_contours: list[np.ndarray], min_diameter_px: float) -> list[RoughHole]:
-    """Centroid and equal-area radius (+ half a pixel for the contour) of each hole contour ((N, 2)
-    int px) at least ``min_diameter_px`` across and roughly round (isoperimetric ratio >= 0.75)."""
+def rough_holes(
+    hole_contours: list[np.ndarray], min_diameter_px: float, parallax: Parallax | None = None
+) -> list[HoleSeed]:
+    """The :class:`HoleSeed` of each dark region's contour ((N, 2) int px) whose top opening (see
+    :func:`top_circle_seed`) is at least ``min_diameter_px`` across and which is roughly round
+    (isoperimetric ratio >= 0.75), or the overlap of two openings (a lens, seen off axis)."""
     holes = []
     min_area = np.pi * (min_diameter_px / 2) ** 2
     for contour in hole_contours:
         area = cv2.contourArea(contour)
         perimeter = cv2.arcLength(contour.reshape(-1, 1, 2), True)
-        if area < min_area or perimeter <= 0 or 4 * np.pi * area / perimeter**2 < 0.75:
+        if perimeter <= 0:
             continue
         m = cv2.moments(contour.reshape(-1, 1, 2))
-        holes.append(((m["m10"] / m["m00"], m["m01"] / m["m00"]), np.sqrt(area / np.pi) + 0.5))
+        if m["m00"] <= 0:
+            continue
+        centroid = (m["m10"] / m["m00"], m["m01"] / m["m00"])
+        dark_radius = np.sqrt(area / np.pi) + 0.5
+        centre, radius = top_circle_seed(contour, centroid, dark_radius, parallax)
+        round_enough = 4 * np.pi * area / perimeter**2 >= 0.75 or radius > dark_radius + 1.0
+        if np.pi * radius**2 < min_area or not round_enough:
+            continue
+        holes.append(HoleSeed(centre, radius, centroid, dark_radius))
     return holes
+
+
+def top_circle_seed(contour: np.ndarray, centroid, radius: float, parallax: Parallax | None) -> RoughHole:
+    """The top edge's circle of a through hole from its dark region ((N, 2) int px contour).
+
+    Seen off axis, a through hole shows the stage only where the top and bottom openings overlap:
+    the bottom circle is the top one moved by ``delta`` (towards the nadir; its length is the bore's
+    parallax).  If the bore's wall is darker than the threshold, the dark region is the whole top
+    circle; if brighter, only that lens, whose centroid lies ``delta / 2`` off the top circle's
+    centre and whose equal-area radius is short by up to half the bore.  Either way the region's
+    point furthest towards the nadir is on the top circle.  The two readings are told apart by the
+    region's width across ``delta`` (the lens is narrower than it is long plus ``|delta|``); returns
+    the centroid and equal-area ``radius`` when the parallax is under two pixels."""
+    if parallax is None:
+        return centroid, radius
+    cx, cy = centroid
+    delta = parallax.ratio * (np.asarray(parallax.nadir_px) - np.array([cx, cy]))
+    shift = float(np.hypot(*delta))
+    if shift < 2.0:
+        return centroid, radius
+    toward = delta / shift
+    across = np.array([-toward[1], toward[0]])
+    pts = np.asarray(contour, float)
+    along_t, along_a = pts @ toward, pts @ across
+    length = float(np.ptp(along_t)) + 1.0  # contour pixel centres: half a pixel in on each side
+    width = float(np.ptp(along_a)) + 1.0
+    as_disk = length / 2
+    as_lens = (length + shift) / (2 - parallax.ratio)
+    lens_width = 2 * np.sqrt(max(as_lens**2 - (shift / 2) ** 2, 0.0))
+    r = as_lens if abs(lens_width - width) < abs(2 * as_disk - width) else as_disk
+    front = float(along_t.max()) + 0.5
+    middle = (float(along_a.max()) + float(along_a.min())) / 2
+    centre = (front - r) * toward + middle * across
+    return (float(centre[0]), float(centre[1])), float(r)
 
 
 def _seed_line(outer: np.ndarray, centre: np.ndarray, normal: np.ndarray, dist: float, half_len: float):
@@ -613,6 +704,51 @@ def _seed_line(outer: np.ndarray, centre: np.ndarray, normal: np.ndarray, dist: 
     return point, seed_normal
 
 
+def seed_on_top_face(
+    image: np.ndarray,
+    seed: EdgeSeed,
+    parallax: Parallax | None,
+    levels: tuple[float, float],
+    exclude=(),
+) -> EdgeSeed:
+    """The seed moved onto the top face's edge, wherever the mask put it.
+
+    Beyond an edge whose wall shows, the mask's edge is the top edge when the wall is darker than
+    the mask's threshold, the wall's foot (``w`` px out, ``w`` the parallax's wall width there) when
+    brighter, and anywhere between when the threshold cuts through the wall's grey levels.  The
+    profile across the edge (the mean of each half-pixel step of distance over the whole straight
+    portion, clear of the ``exclude`` discs) leaves the top face's plateau at the top edge whatever
+    the wall's level, as long as the wall is darker than the top face by a fifth of the part/stage
+    contrast (a wall as bright as the top face shows no top edge at all).  image: float32 ROI;
+    levels: material and stage grey levels."""
+    wall = _edge_wall_px(seed.point, seed.normal, parallax)
+    if wall < 2.0:
+        return seed  # within the fit's reach either way
+    n = seed.normal
+    t = np.array([-n[1], n[0]])
+    inner, outer = wall + BAND_PX + 4.0, OUTER_PX + 2.0
+    xs, ys = _band_pixels(image.shape, seed.point, t, n, seed.half_len, max(inner, outer))
+    rel = np.column_stack([xs - seed.point[0], ys - seed.point[1]])
+    d, along = rel @ n, rel @ t
+    keep = (np.abs(along) <= seed.half_len) & (d >= -inner) & (d <= outer)
+    for (cx, cy), r in exclude:
+        keep &= np.hypot(xs - cx, ys - cy) > r
+    if keep.sum() < 50:
+        return seed
+    steps = np.rint((d[keep] + inner) * 2).astype(np.int64)
+    counts = np.bincount(steps)
+    sums = np.bincount(steps, weights=image[ys[keep], xs[keep]])
+    filled = counts > 0
+    profile = sums[filled] / counts[filled]
+    offsets = np.flatnonzero(filled) / 2.0 - inner
+    material, stage = levels
+    top = float(np.median(profile[offsets < -wall - BAND_PX]))
+    below = np.flatnonzero((offsets > -wall - BAND_PX) & (profile < top - 0.2 * abs(material - stage)))
+    if below.size == 0:
+        return seed
+    return EdgeSeed(seed.point + (offsets[below[0]] + 0.5) * n, n, seed.half_len)
+
+
 def straight_edge_seeds(outer: np.ndarray, frame: PartFrame, corner_radius_px: float) -> list[EdgeSeed]:
     """Seeds of the bottom (-e2), right (+e1), top (+e2) and left (-e1) edges from the outer contour
     ((N, 2) int px) and its rough frame; the straight portions stop ``BAND_PX + 2`` px short of the
@@ -632,25 +768,32 @@ def straight_edge_seeds(outer: np.ndarray, frame: PartFrame, corner_radius_px: f
 
 def fit_through_holes(
     image: np.ndarray,
-    holes: list[RoughHole],
+    holes: list[HoleSeed],
     levels: tuple[float, float],
     parallax: Parallax | None,
 ) -> list[tuple[CircleEdge, EdgeFit]]:
     """First fit (wall contrast free where the bore is wide) of each rough hole that goes through
     the part (see :func:`is_through`; levels: material and stage grey levels).  image: float32
     (H, W).  A dark cavity (void) is left out: defect detection reports it, once; so is a hole
-    whose fit fails (merged with a crack or void): registration then reports it missing, so the
-    part fails rather than being unable to inspect."""
+    whose fit fails is not: dropping it would report the hole missing and its dark disc as a void,
+    failing a good part, so MeasurementError says which hole could not be measured (the part is then
+    unable to inspect, and a person looks)."""
     material_level, stage_level = levels
     fitted = []
-    for centre, radius in holes:
-        if not is_through(floor_level(image, centre, radius), material_level, stage_level):
+    for seed in holes:
+        centre, radius = seed.centre, seed.radius
+        # The floor is read where the region is dark: off axis, the top opening also holds the bore.
+        floor = floor_level(image, seed.dark_centre, seed.dark_radius)
+        if not is_through(floor, material_level, stage_level):
             continue
         try:
-            band = _circle_band(image, centre, radius, material_inside=False)
+            band = _circle_band(image, centre, radius, material_inside=False, parallax=parallax)
             edge, fit = _fit_circle_band(band, centre, radius, parallax=parallax, wall_contrast=None)
-        except MeasurementError:
-            continue
+        except MeasurementError as exc:
+            raise MeasurementError(
+                f"a through hole about {2 * radius:.0f} px across at ({centre[0]:.0f}, {centre[1]:.0f}) px "
+                f"of the part's picture could not be measured ({exc})"
+            ) from exc
         fitted.append((edge, fit))
     return fitted
 
@@ -741,14 +884,21 @@ def measure_part(
     MeasurementError.
     """
     img = np.asarray(image, np.float32)
-    mask, outer, hole_contours = part_mask(img, threshold)
+    # Seeds come from a lightly smoothed copy: a threshold that cuts through a wall's grey levels
+    # leaves speckle on the raw pixels, and speckle breaks contours into fragments.
+    smooth = cv2.GaussianBlur(img, (0, 0), 1.0)
+    mask, outer, _ = part_mask(smooth, threshold)
     corner_radius_px = corner_radius_mm / mm_per_px
+    levels = _levels(np.asarray(image), mask)
 
     # ---- rough geometry: seeds of the fits; rough holes also keep the straight-edge bands clear.
     seed_frame = rough_frame(outer)
-    holes_seen = rough_holes(hole_contours, min_hole_mm / mm_per_px)
-    exclude = [(centre, radius + BAND_PX + 2) for centre, radius in holes_seen]
-    seeds = straight_edge_seeds(outer, seed_frame, corner_radius_px)
+    holes_seen = rough_holes(dark_openings(smooth, outer, levels), min_hole_mm / mm_per_px, parallax)
+    exclude = [(seed.centre, seed.radius + BAND_PX + 2) for seed in holes_seen]
+    seeds = [
+        seed_on_top_face(img, seed, parallax, levels, exclude)
+        for seed in straight_edge_seeds(outer, seed_frame, corner_radius_px)
+    ]
 
     # ---- edges and holes.  Pass 1: edges with wide walls measure the wall contrast (holes too),
     # which is then pooled; pass 2 fits every other edge that shows a wall with the pooled value
@@ -756,7 +906,6 @@ def measure_part(
     bands = [_line_band(img, seed.point, seed.normal, seed.half_len, exclude, parallax) for seed in seeds]
     narrow = [parallax is not None and 0.05 < band.wall_med < WIDE_WALL_PX for band in bands]
     first = [None if is_narrow else _fit_line(band) for band, is_narrow in zip(bands, narrow, strict=True)]
-    levels = _levels(np.asarray(image), mask)
     holes = fit_through_holes(img, holes_seen, levels, parallax)
     pooled = None
     if parallax is not None:
@@ -774,7 +923,8 @@ def measure_part(
     # ---- part frame from the four lines, then the corner arcs in it.
     frame, edges = frame_from_edges(edges, [seed.half_len for seed in seeds])
     corners = fit_corner_arcs(img, frame, corner_radius_px, parallax, wall_contrast)
-    return _part_measurement(frame, edges, corners, hole_edges, mm_per_px, levels, mask)
+    part = _part_measurement(frame, edges, corners, hole_edges, mm_per_px, levels, mask)
+    return PartMeasurement(**{**part.__dict__, "parallax": parallax, "wall_contrast": wall_contrast})
 
 
 def _part_measurement(
