@@ -564,6 +564,49 @@ def classify_blob(shape: BlobShape, mm_per_px: float, effective_blur_px: float) 
     return kind, size
 
 
+# A faint blob is checked again with the face's brushed texture taken out: below this many noise
+# sigmas a streak of the texture can pass for a void; above it, no texture on a station reaches.
+RECHECK_BELOW_K = 9.0
+TEXTURE_COHERENCE = 0.15  # structure-tensor coherence above which the residual is streaked
+STREAK_PX = 31  # length of the line average that estimates the streaks (odd)
+
+
+def streak_direction(smoothed: np.ndarray, core: np.ndarray) -> float | None:
+    """Direction (radians, image axes) along which the residual is streaked (a brushed or turned
+    face), or None when it is not: the structure tensor of its gradients over ``core`` (bool) has a
+    coherence of at least ``TEXTURE_COHERENCE`` (gradients run across streaks, so the streaks run
+    along its weaker eigenvector)."""
+    gx = cv2.Sobel(smoothed, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(smoothed, cv2.CV_32F, 0, 1, ksize=3)
+    inner = cv2.erode(core.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if inner.sum() < 500:
+        return None
+    jxx, jyy, jxy = (float(np.sum(g[inner], dtype=np.float64)) for g in (gx * gx, gy * gy, gx * gy))
+    trace = jxx + jyy
+    if trace <= 0:
+        return None
+    spread = np.hypot(jxx - jyy, 2 * jxy)
+    if spread / trace < TEXTURE_COHERENCE:
+        return None
+    across = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # the stronger eigenvector: across the streaks
+    return float(across + np.pi / 2)
+
+
+def destreaked(residual: np.ndarray, core: np.ndarray, angle: float) -> np.ndarray:
+    """``residual`` (float32 (H, W), 0 off ``core``) less its mean along a ``STREAK_PX`` line at
+    ``angle`` (core pixels only): what stays constant along the streaks goes, a round blob a few
+    pixels across keeps most of its contrast."""
+    half = STREAK_PX // 2
+    kernel = np.zeros((STREAK_PX, STREAK_PX), np.float32)
+    steps = np.linspace(-half, half, 4 * STREAK_PX)
+    cols = np.rint(half + steps * np.cos(angle)).astype(int)
+    rows = np.rint(half + steps * np.sin(angle)).astype(int)
+    kernel[rows, cols] = 1.0
+    weight = cv2.filter2D(core.astype(np.float32), -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    mean = cv2.filter2D(residual, -1, kernel, borderType=cv2.BORDER_CONSTANT) / np.maximum(weight, 1.0)
+    return np.where(core, residual - mean, 0.0).astype(np.float32)
+
+
 def interior_defects(
     image: np.ndarray,
     material_level: np.ndarray,
@@ -584,6 +627,7 @@ def interior_defects(
     blur_px = part.blur_px
     material = part.material_sdf < -1.0
     effective_blur = float(np.sqrt(blur_px * blur_px + SMOOTH_PX**2))
+    recheck = _texture_check(image, material_level, core, smoothed)
     for sign in (-1, 1):
         candidates = (core & (sign * smoothed > max(INTERIOR_K * noise_smoothed, 3.0))).astype(np.uint8)
         if not cv2.countNonZero(candidates):
@@ -591,6 +635,8 @@ def interior_defects(
         n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
         for label in range(1, n_labels):
             if stats[label, cv2.CC_STAT_AREA] < 3:
+                continue
+            if recheck is not None and not recheck(labels, label, stats[label], sign, noise_smoothed):
                 continue
             x0, y0, x1, y1 = _bbox(stats[label], pad=int(3 * blur_px) + 3, shape=image.shape)
             blob = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
@@ -604,6 +650,37 @@ def interior_defects(
             x_mm, y_mm = to_drawing(x0 + shape.centre[0], y0 + shape.centre[1])
             defects.append(Defect(kind, x_mm, y_mm, size_mm, peak / noise_smoothed, (x0, y0, x1, y1)))
     return defects
+
+
+def _texture_check(image, material_level, core, smoothed):
+    """None on a face without streaks; else a function (labels, label, stats, sign, noise) -> bool
+    that keeps a candidate blob unless it is faint (under ``RECHECK_BELOW_K`` noise sigmas) and
+    falls under ``INTERIOR_K`` sigmas once the streaks are taken out (its own noise level then)."""
+    angle = streak_direction(smoothed, core)
+    if angle is None:
+        return None
+    flat = None
+
+    def keep(labels, label, stat, sign, noise_smoothed) -> bool:
+        nonlocal flat
+        x0, y0, x1, y1 = _bbox(stat, pad=0)
+        peak = float(np.max(sign * smoothed[y0:y1, x0:x1][labels[y0:y1, x0:x1] == label]))
+        if peak >= RECHECK_BELOW_K * noise_smoothed:
+            return True
+        if flat is None:
+            residual = np.where(core, image - material_level, 0).astype(np.float32)
+            weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), SMOOTH_PX)
+            plain = destreaked(residual, core, angle)
+            flat_smoothed = cv2.GaussianBlur(plain, (0, 0), SMOOTH_PX) / np.maximum(weight, 1e-3)
+            grid = (slice(None, None, 2), slice(None, None, 2))
+            flat_noise = 1.4826 * float(np.median(np.abs(flat_smoothed[grid][core[grid]]))) + 1e-3
+            flat = (flat_smoothed, flat_noise)
+        flat_smoothed, flat_noise = flat
+        pad = 2
+        window = (slice(max(0, y0 - pad), y1 + pad), slice(max(0, x0 - pad), x1 + pad))
+        return float(np.max(sign * flat_smoothed[window])) > max(INTERIOR_K * flat_noise, 3.0)
+
+    return keep
 
 
 def hole_defects(meas: PartMeasurement, reg: Registration) -> list[Defect]:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .errors import MeasurementError
-from .subpixel import EdgeFit, circle_distance, fit_edge_model, line_distance
+from .subpixel import EdgeFit, circle_distance, fit_edge_model, line_distance, scan_wall_contrast
 
 BAND_PX = 5.0  # pixels this far into the material take part in every edge fit
 OUTER_PX = 4.0  # ... and this far out of it
@@ -239,6 +239,14 @@ def _line_band(image, p0, normal, half_len, exclude, parallax) -> _LineBand:
     return _LineBand(p0, n, float(half_len), rel, vals, basis, wall, wall_med)
 
 
+SCAN_PX = 1500  # pixels of an edge that choose its wall contrast's starting point
+
+
+def _scan_subset(n: int) -> np.ndarray:
+    """Indices of an evenly spread subset of ``n`` pixels, at most ``SCAN_PX`` of them."""
+    return np.arange(0, n, max(1, -(-n // SCAN_PX)))
+
+
 def _edge_wall_px(point: np.ndarray, normal: np.ndarray, parallax: Parallax | None) -> float:
     """Width (px) of the wall visible beyond a straight edge through ``point`` with outward ``normal``
     (the same all along a straight edge); 0 without parallax."""
@@ -259,15 +267,22 @@ def _fit_line(band: _LineBand, wall_contrast=None, start: EdgeFit | None = None)
     wide = band.wall is not None and band.wall_med >= WIDE_WALL_PX
     if band.wall is not None and wall_contrast is None and not wide:
         wall_contrast = 0.0  # too narrow to fit: pass 2 gives it the pooled contrast
+    distance = line_distance(band.rel[:, 0], band.rel[:, 1])
+    geom0 = np.array([np.arctan2(n[1], n[0]), 0.0])
+    rounds = 1 if start is not None else 2
+    if start is None and wall_contrast is None and wide and band.wall is not None:
+        few = _scan_subset(len(band.vals))
+        near = line_distance(band.rel[few, 0], band.rel[few, 1])
+        start = scan_wall_contrast(band.vals[few], band.basis[few], near, geom0, wall_px=band.wall[few])
     fit = fit_edge_model(
         band.vals,
         band.basis,
-        line_distance(band.rel[:, 0], band.rel[:, 1]),
-        np.array([np.arctan2(n[1], n[0]), 0.0]) if start is None else start.geom,
+        distance,
+        geom0 if start is None else start.geom,
         wall_px=band.wall,
         wall_contrast=wall_contrast,
         start=start,
-        robust_rounds=2 if start is None else 1,
+        robust_rounds=rounds,
     )
     th, rho = fit.geom
     nn = np.array([np.cos(th), np.sin(th)])
@@ -387,15 +402,24 @@ def _fit_circle_band(
     # The edge model wants d > 0 off the material: outside a corner arc, inside a hole (where the
     # bore's wall shows, between the top edge and the stage seen through the hole).
     distance = circle_distance(xf, yf) if band.material_inside else _negated(circle_distance(xf, yf))
+    geom0 = np.array([cx0, cy0, radius])
+    start = None
+    if wall_contrast is None and wall is not None:
+        few = _scan_subset(len(band.vals))
+        near = circle_distance(xf[few], yf[few])
+        near = near if band.material_inside else _negated(near)
+        values, basis = band.vals[few], band.basis[few]
+        start = scan_wall_contrast(values, basis, near, geom0, wall_px=wall[few], blur0=blur0)
     fit: EdgeFit = fit_edge_model(
         band.vals,
         band.basis,
         distance,
-        np.array([cx0, cy0, radius]),
+        geom0 if start is None else start.geom,
         wall_px=wall,
         wall_contrast=wall_contrast,
         blur0=blur0,
         robust_rounds=robust_rounds,
+        start=start,
     )
     cx, cy, r = fit.geom
     if not fit.converged or r <= 0 or np.hypot(cx - cx0, cy - cy0) > 3 or abs(r - radius) > 3:
@@ -542,14 +566,15 @@ def _frame_axis(normals: list[np.ndarray], half_lengths: list[float]) -> np.ndar
 
 def dark_openings(smooth: np.ndarray, outer: np.ndarray, levels: tuple[float, float]) -> list[np.ndarray]:
     """Contours ((N, 2) int px) of the regions inside the part's outer contour that are nearly as
-    dark as the stage (within a quarter of the part/stage contrast): where the stage shows through a
+    dark as the stage (within 15 % of the part/stage contrast): where the stage shows through a
     hole.  Unlike the part mask's threshold, this level is below any side wall's (walls lie between
-    the stage's and the top face's grey levels), so a hole's bore never splits its region.
+    the stage's and the top face's grey levels, a station's darkest some 25 % of the contrast above
+    the stage under the dimmest light), so a hole's bore does not split its region.
     smooth: float32 ROI, lightly smoothed; levels: material and stage grey levels."""
     material, stage = levels
     inside = np.zeros(smooth.shape, np.uint8)
     cv2.drawContours(inside, [outer.reshape(-1, 1, 2).astype(np.int32)], -1, 1, thickness=cv2.FILLED)
-    dark = ((smooth < stage + 0.25 * (material - stage)) & (inside > 0)).astype(np.uint8)
+    dark = ((smooth < stage + 0.15 * (material - stage)) & (inside > 0)).astype(np.uint8)
     contours, _ = cv2.findContours(dark, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     return [contour.reshape(-1, 2) for contour in contours]
 
@@ -638,7 +663,10 @@ def rough_holes(
         centroid = (m["m10"] / m["m00"], m["m01"] / m["m00"])
         dark_radius = np.sqrt(area / np.pi) + 0.5
         centre, radius = top_circle_seed(contour, centroid, dark_radius, parallax)
-        round_enough = 4 * np.pi * area / perimeter**2 >= 0.75 or radius > dark_radius + 1.0
+        hull = cv2.convexHull(contour.reshape(-1, 1, 2))
+        hull_perimeter = cv2.arcLength(hull, True)
+        hull_round = hull_perimeter > 0 and 4 * np.pi * cv2.contourArea(hull) / hull_perimeter**2 >= 0.75
+        round_enough = hull_round or radius > dark_radius + 1.0
         if np.pi * radius**2 < min_area or not round_enough:
             continue
         holes.append(HoleSeed(centre, radius, centroid, dark_radius))
