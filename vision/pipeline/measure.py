@@ -270,7 +270,11 @@ def _fit_line(band: _LineBand, wall_contrast=None, start: EdgeFit | None = None)
     distance = line_distance(band.rel[:, 0], band.rel[:, 1])
     geom0 = np.array([np.arctan2(n[1], n[0]), 0.0])
     rounds = 1 if start is not None else 2
-    if start is None and wall_contrast is None and wide and band.wall is not None:
+    if start is not None:
+        geom0 = start.geom
+    elif wall_contrast is None and wide and band.wall is not None:
+        # The scan chooses the contrast (and blur) to start from; the geometry stays the seed's (a
+        # short fit at a wrong contrast can wander off it).
         few = _scan_subset(len(band.vals))
         near = line_distance(band.rel[few, 0], band.rel[few, 1])
         start = scan_wall_contrast(band.vals[few], band.basis[few], near, geom0, wall_px=band.wall[few])
@@ -278,7 +282,7 @@ def _fit_line(band: _LineBand, wall_contrast=None, start: EdgeFit | None = None)
         band.vals,
         band.basis,
         distance,
-        geom0 if start is None else start.geom,
+        geom0,
         wall_px=band.wall,
         wall_contrast=wall_contrast,
         start=start,
@@ -414,7 +418,7 @@ def _fit_circle_band(
         band.vals,
         band.basis,
         distance,
-        geom0 if start is None else start.geom,
+        geom0,  # the scan chose the contrast to start from, not the geometry (see _fit_line)
         wall_px=wall,
         wall_contrast=wall_contrast,
         blur0=blur0,
