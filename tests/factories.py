@@ -11,7 +11,8 @@ from mes.catalog import services as catalog
 from mes.catalog.models import MachineType, Part, PartRevision, Program
 from mes.core.roles import Role
 from mes.production import services as production
-from mes.production.models import FeedstockLot, Machine
+from mes.production.models import FeedstockLot, Job, Machine
+from mes.repairs import services as repairs
 from mes.repairs.models import Module, Sector
 from vision.models import Station
 
@@ -181,6 +182,20 @@ def make_shop(*, printer: bool = True, release: bool = True) -> Shop:
 
 
 SNAPSHOT_APPS = ("catalog", "repairs", "production", "inventory", "vision", "core")
+
+
+def started_mill_job(shop: Shop) -> Job:
+    """A critical ticket's bracket started on the shop's mill (the printer set to maintenance so the
+    job lands on the mill), as the database now holds it."""
+    shop.printer.state = "maintenance"
+    shop.printer.save()
+    ticket = repairs.ticket_file(
+        shop.engineer, sector=shop.sector, module=shop.module, severity="critical", description="x"
+    )
+    request = repairs.part_request_create(shop.engineer, ticket=ticket, revision=shop.revision, quantity=1)
+    job = request.work_orders.get().jobs.get()
+    production.job_start(shop.machinist, job=job, lot=shop.blanks)
+    return Job.objects.get(pk=job.pk)
 
 
 def database_snapshot() -> dict:

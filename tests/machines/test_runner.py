@@ -12,23 +12,10 @@ from mes.core.queues import machine_queue
 from mes.production import actions as production_actions
 from mes.production import services as production
 from mes.production.models import Job, Machine
-from mes.repairs import services as repairs
 from simulators.serve import SimulatedMachine
-from tests.factories import make_shop
+from tests.factories import make_shop, started_mill_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def started_mill_job(shop):
-    shop.printer.state = "maintenance"
-    shop.printer.save()
-    ticket = repairs.ticket_file(
-        shop.engineer, sector=shop.sector, module=shop.module, severity="critical", description="x"
-    )
-    request = repairs.part_request_create(shop.engineer, ticket=ticket, revision=shop.revision, quantity=1)
-    job = request.work_orders.get().jobs.get()
-    production.job_start(shop.machinist, job=job, lot=shop.blanks)
-    return Job.objects.get(pk=job.pk)
 
 
 @pytest.mark.parametrize(

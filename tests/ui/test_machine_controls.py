@@ -8,10 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from machines.models import MachineCommand
-from mes.production import services as production
 from mes.production.models import Machine
-from mes.repairs import services as repairs
-from tests.factories import make_shop
+from tests.factories import make_shop, started_mill_job
 from tests.ui.conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,14 +20,7 @@ TOUCH_PX = 56
 
 
 def running_mill_job(shop):
-    shop.printer.state = "maintenance"
-    shop.printer.save()
-    ticket = repairs.ticket_file(
-        shop.engineer, sector=shop.sector, module=shop.module, severity="critical", description="x"
-    )
-    request = repairs.part_request_create(shop.engineer, ticket=ticket, revision=shop.revision, quantity=1)
-    job = request.work_orders.get().jobs.get()
-    production.job_start(shop.machinist, job=job, lot=shop.blanks)
+    job = started_mill_job(shop)
     on_cable(shop.mill)
     return job
 
